@@ -1,0 +1,113 @@
+#include "bench/support/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensor/fileio.h"
+#include "tensor/isa.h"
+#include "tensor/json.h"
+
+void md_bench_init(md_bench_report *r, const char *name) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+}
+
+void md_bench_add(md_bench_report *r, const char *case_name, const char *impl, int threads,
+                  double value, const char *unit) {
+    if (r->count == r->capacity) {
+        r->capacity = r->capacity ? 2 * r->capacity : 64;
+        r->records = realloc(r->records, r->capacity * sizeof *r->records);
+        if (!r->records) {
+            fprintf(stderr, "bench: out of memory\n");
+            exit(1);
+        }
+    }
+    md_bench_record *rec = &r->records[r->count++];
+    snprintf(rec->case_name, sizeof rec->case_name, "%s", case_name);
+    snprintf(rec->impl, sizeof rec->impl, "%s", impl);
+    rec->threads = threads;
+    rec->value = value;
+    snprintf(rec->unit, sizeof rec->unit, "%s", unit);
+}
+
+const char *md_git_revision(void) {
+    static char rev[64];
+    if (rev[0]) return rev;
+    snprintf(rev, sizeof rev, "unknown");
+    FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
+    if (p) {
+        if (fgets(rev, sizeof rev, p)) rev[strcspn(rev, "\n")] = '\0';
+        if (pclose(p) != 0 || !rev[0]) snprintf(rev, sizeof rev, "unknown");
+    }
+    FILE *d = popen("git status --porcelain --untracked-files=no 2>/dev/null | head -1", "r");
+    if (d) {
+        char line[8];
+        if (fgets(line, sizeof line, d) && strcmp(rev, "unknown") != 0)
+            strncat(rev, "-dirty", sizeof rev - strlen(rev) - 1);
+        pclose(d);
+    }
+    return rev;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double md_median(const double *x, int n) {
+    if (n <= 0) return 0.0;
+    double *c = malloc(sizeof(double) * (size_t)n);
+    memcpy(c, x, sizeof(double) * (size_t)n);
+    qsort(c, (size_t)n, sizeof(double), cmp_double);
+    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
+    free(c);
+    return m;
+}
+
+int md_bench_write(const md_bench_report *r, const char *path, md_error *err) {
+    md_atomic_file af;
+    if (md_atomic_open(&af, path, err)) return -1;
+    char date[32];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    md_json_writer w;
+    md_jw_init(&w, af.f, true);
+    md_jw_object_begin(&w);
+    md_jw_key(&w, "benchmark"), md_jw_string(&w, r->name);
+    md_jw_key(&w, "cpu"), md_jw_string(&w, md_cpu_model());
+    md_jw_key(&w, "isa"), md_jw_string(&w, md_isa_name(md_isa_active()));
+    md_jw_key(&w, "revision"), md_jw_string(&w, md_git_revision());
+    md_jw_key(&w, "date"), md_jw_string(&w, date);
+    md_jw_key(&w, "records");
+    md_jw_array_begin(&w);
+    for (size_t i = 0; i < r->count; i++) {
+        const md_bench_record *rec = &r->records[i];
+        md_jw_object_begin(&w);
+        md_jw_key(&w, "case"), md_jw_string(&w, rec->case_name);
+        md_jw_key(&w, "impl"), md_jw_string(&w, rec->impl);
+        md_jw_key(&w, "threads"), md_jw_int(&w, rec->threads);
+        md_jw_key(&w, "value"), md_jw_number(&w, rec->value);
+        md_jw_key(&w, "unit"), md_jw_string(&w, rec->unit);
+        md_jw_object_end(&w);
+    }
+    md_jw_array_end(&w);
+    md_jw_object_end(&w);
+    if (md_atomic_commit(&af, err)) return -1;
+
+    printf("\n%s  (cpu: %s, revision %s)\n", r->name, md_cpu_model(), md_git_revision());
+    printf("%-44s %-18s %7s %14s  %s\n", "case", "impl", "threads", "value", "unit");
+    for (size_t i = 0; i < r->count; i++) {
+        const md_bench_record *rec = &r->records[i];
+        printf("%-44s %-18s %7d %14.4g  %s\n", rec->case_name, rec->impl, rec->threads,
+               rec->value, rec->unit);
+    }
+    printf("wrote %s\n", path);
+    return 0;
+}
+
+void md_bench_free(md_bench_report *r) {
+    free(r->records);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,32 @@
+// bin/mechdrift: dispatches to the subcommands listed here.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+extern const md_command md_cmd_isa;
+
+static const md_command *const commands[] = {
+    &md_cmd_isa,
+};
+static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: mechdrift <command> [options]   (mechdrift <command> --help for each)\n\n"
+               "Commands:\n");
+    for (int i = 0; i < ncommands; i++)
+        fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (int i = 0; i < ncommands; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0) return commands[i]->run(argc - 1, argv + 1);
+    fprintf(stderr, "mechdrift: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

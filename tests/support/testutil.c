@@ -1,0 +1,69 @@
+#include "tests/support/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tensor/rng.h"
+
+static char tmpdir[512];
+
+static void remove_tmpdir(void) {
+    if (!tmpdir[0] || getenv("MD_TEST_KEEP_TMP")) return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+}
+
+const char *md_test_tmpdir(void) {
+    if (tmpdir[0]) return tmpdir;
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/mechdrift-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    atexit(remove_tmpdir);
+    return tmpdir;
+}
+
+const char *md_test_path(const char *name) {
+    static char ring[8][1024];
+    static int next;
+    char *p = ring[next++ % 8];
+    snprintf(p, 1024, "%s/%s", md_test_tmpdir(), name);
+    return p;
+}
+
+int md_test_python(const char *script, const char *arg1, const char *arg2) {
+    const char *py = getenv("PYTHON");
+    if (!py || !*py) py = "/usr/bin/python3";
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execl(py, py, "-c", script, arg1 ? arg1 : (char *)NULL, arg1 ? arg2 : (char *)NULL,
+              (char *)NULL);
+        perror(py);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void md_test_fill_uniform(float *x, int64_t n, uint64_t seed, float lo, float hi) {
+    md_rng r = md_rng_init(seed, 0x7e57);
+    md_rng_uniform_range(&r, x, n, lo, hi);
+}
+
+double md_test_max_rel_err(const float *a, const float *b, int64_t n) {
+    double m = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (!(d <= m)) m = d;  // NaN counts as the worst
+    }
+    return m;
+}
