@@ -22,7 +22,9 @@ if [ "$mode" = install ] && [ ${#missing[@]} -eq 0 ]; then
 fi
 
 cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+# MECHDRIFT_DEPS_NO_INSTALL=1 only reports (used by the tests, and by anyone who wants
+# to see the command without running it).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ -z "${MECHDRIFT_DEPS_NO_INSTALL:-}" ]; then
   echo "deps: installing missing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
