@@ -618,8 +618,7 @@ const char *md_json_type_name(md_json_type t) {
     return "invalid";
 }
 
-// "a string", "an array", "null" ... for messages.
-static const char *with_article(md_json_type t) {
+const char *md_json_type_phrase(md_json_type t) {
     switch (t) {
     case MD_JSON_NULL: return "null";
     case MD_JSON_BOOL: return "a boolean";
@@ -637,7 +636,7 @@ static const md_json *require(const md_json *obj, const char *key, const char *s
     if (!source) source = "JSON";
     if (!obj || obj->type != MD_JSON_OBJECT) {
         md_errorf(err, "%s: field '%s': expected an object to hold it, got %s", source, key,
-                  obj ? with_article(obj->type) : "nothing");
+                  obj ? md_json_type_phrase(obj->type) : "nothing");
         return NULL;
     }
     const md_json *v = md_json_get(obj, key);
@@ -647,7 +646,7 @@ static const md_json *require(const md_json *obj, const char *key, const char *s
     }
     if (v->type != t) {
         md_errorf(err, "%s: field '%s': expected %s, got %s", source, key, expected,
-                  with_article(v->type));
+                  md_json_type_phrase(v->type));
         return NULL;
     }
     return v;

@@ -65,6 +65,8 @@ int md_json_get_bool(const md_json *obj, const char *key, const char *source, bo
 int md_json_get_string(const md_json *obj, const char *key, const char *source,
                        const char **out, md_error *err);
 const char *md_json_type_name(md_json_type t);
+// The type with its article, for messages: "a string", "an array", "null".
+const char *md_json_type_phrase(md_json_type t);
 
 // ---------------------------------------------------------------- writer
 // Streams JSON to a FILE with correct escaping and separators. Pretty-prints with
