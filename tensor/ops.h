@@ -58,6 +58,11 @@ void md_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, int
 void md_gelu_exact_forward(float *out, const float *inp, int64_t n);  // erf form
 void md_gelu_exact_backward(float *dinp, const float *inp, const float *dout, int64_t n);
 
+// Row softmax over the last dim: out (N, C); -inf inputs give 0 (a row of all -inf
+// gives zeros). Backward: dinp (N, C) += y * (dy - rowsum(dy * y)), y = out.
+void md_softmax_forward(float *out, const float *inp, int64_t N, int64_t C);
+void md_softmax_backward(float *dinp, const float *out, const float *dout, int64_t N, int64_t C);
+
 // ---------------------------------------------------------------- attention (ops_attention.c)
 // Causal multi-head attention. q, k, v, z: (B, T, H, D) (TransformerLens hook_q/k/v/z
 // layout). scores (B, H, T, T) pre-softmax (scaled by `scale`, masked entries -inf)

@@ -1,0 +1,120 @@
+// GELU (tanh and exact) and row softmax: forward against double formulas, backward
+// against central finite differences, thread-count determinism.
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/ops.h"
+#include "tensor/threads.h"
+#include "tests/support/gradcheck.h"
+#include "tests/support/testutil.h"
+
+typedef struct {
+    float *x;
+    int64_t n, C;
+    int which;  // 0 gelu tanh, 1 gelu exact, 2 softmax (rows of C)
+} act_ctx;
+
+static void act_fwd(void *p, float *out) {
+    act_ctx *c = p;
+    if (c->which == 0) md_gelu_tanh_forward(out, c->x, c->n);
+    else if (c->which == 1) md_gelu_exact_forward(out, c->x, c->n);
+    else md_softmax_forward(out, c->x, c->n / c->C, c->C);
+}
+
+static void act_bwd(act_ctx *c, float *dx, const float *out, const float *r) {
+    if (c->which == 0) md_gelu_tanh_backward(dx, c->x, r, c->n);
+    else if (c->which == 1) md_gelu_exact_backward(dx, c->x, r, c->n);
+    else md_softmax_backward(dx, out, r, c->n / c->C, c->C);
+}
+
+static void test_gelu(void **state) {
+    (void)state;
+    const int64_t n = 301;
+    for (int which = 0; which < 2; which++) {
+        act_ctx c = {md_gc_rand(n, 10 + which), n, 1, which};
+        for (int64_t i = 0; i < n; i++) c.x[i] *= 5.0f;  // cover the tails, not just 0
+        float *out = md_gc_zeros(n), *r = md_gc_rand(n, 20), *dx = md_gc_zeros(n);
+        act_fwd(&c, out);
+        for (int64_t i = 0; i < n; i++) {
+            double x = c.x[i], y;
+            if (which == 0)
+                y = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+            else
+                y = 0.5 * x * (1 + erf(x / sqrt(2.0)));
+            assert_true(fabs(out[i] - y) <= 1e-6 * (1 + fabs(y)));
+        }
+        act_bwd(&c, dx, out, r);
+        md_gradcheck g = md_gradcheck_default(act_fwd, &c, n, r);
+        assert_int_equal(md_gradcheck_input(&g, c.x, n, dx, which ? "gelu_exact" : "gelu_tanh"), 0);
+        free(c.x); free(out); free(r); free(dx);
+    }
+}
+
+static void test_softmax(void **state) {
+    (void)state;
+    const int64_t shapes[3][2] = {{5, 37}, {1, 1}, {3, 130}};
+    for (int s = 0; s < 3; s++) {
+        const int64_t N = shapes[s][0], C = shapes[s][1], n = N * C;
+        act_ctx c = {md_gc_rand(n, 30 + s), n, C, 2};
+        for (int64_t i = 0; i < n; i++) c.x[i] *= 4.0f;
+        float *out = md_gc_zeros(n), *r = md_gc_rand(n, 40 + s), *dx = md_gc_zeros(n);
+        act_fwd(&c, out);
+        for (int64_t row = 0; row < N; row++) {
+            double m = -INFINITY, z = 0;
+            for (int64_t j = 0; j < C; j++) m = fmax(m, c.x[row * C + j]);
+            for (int64_t j = 0; j < C; j++) z += exp(c.x[row * C + j] - m);
+            for (int64_t j = 0; j < C; j++)
+                assert_true(fabs(out[row * C + j] - exp(c.x[row * C + j] - m) / z) <= 1e-6);
+        }
+        act_bwd(&c, dx, out, r);
+        md_gradcheck g = md_gradcheck_default(act_fwd, &c, n, r);
+        g.max_checks = 100;
+        assert_int_equal(md_gradcheck_input(&g, c.x, n, dx, "softmax"), 0);
+        free(c.x); free(out); free(r); free(dx);
+    }
+    // -inf entries get probability 0 (masking), a row of -inf gives zeros, not NaN
+    float x[6] = {0.0f, -INFINITY, 0.0f, -INFINITY, -INFINITY, -INFINITY}, y[6];
+    md_softmax_forward(y, x, 2, 3);
+    assert_true(y[0] == 0.5f && y[1] == 0.0f && y[2] == 0.5f);
+    assert_true(y[3] == 0.0f && y[4] == 0.0f && y[5] == 0.0f);
+}
+
+static void test_activation_deterministic(void **state) {
+    (void)state;
+    const int64_t n = 100003, C = 1001;
+    float *x = md_gc_rand(n, 1), *r = md_gc_rand(n, 2);
+    for (int which = 0; which < 3; which++) {
+        act_ctx c = {x, which == 2 ? (n / C) * C : n, C, which};
+        float *res[2][2];
+        for (int t = 0; t < 2; t++) {
+            md_set_threads(t + 1);
+            res[t][0] = md_gc_zeros(n);
+            res[t][1] = md_gc_zeros(n);
+            act_fwd(&c, res[t][0]);
+            act_bwd(&c, res[t][1], res[t][0], r);
+        }
+        for (int k = 0; k < 2; k++) {
+            assert_memory_equal(res[0][k], res[1][k], c.n * 4);
+            free(res[0][k]);
+            free(res[1][k]);
+        }
+    }
+    md_set_threads(2);
+    free(x); free(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_activation_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
