@@ -1,35 +1,363 @@
-// Placeholder until the BLIS-style GEMM (issue 3) lands: forwards to the reference.
-#include "tensor/bf16.h"
+// The GEMM driver in the BLIS style: pack, five loops, a register-blocked micro-kernel
+// chosen per ISA at run time (tensor/gemm_kernel_*.c), and a no-packing path for small
+// and skinny products. tensor/GEMM.md has the blocking table and the error bounds.
+//
+// Loops (row-major C = op(A) op(B); the vector dimension of the micro-kernel is N):
+//   ic  over M in MC rows:      op(A) panel MC x KC packed once, shared by all threads (L3)
+//    pc over K in KC steps:     fixed order, every C element accumulates its K blocks
+//                               in this order whatever the thread count
+//     jc over this thread's columns in NC:  op(B) block KC x NC packed per thread (L2)
+//      ir over the panel in MR rows:        one A sliver MR x KC stays in L1
+//       jr over the block in NR columns:    micro-kernel on an MR x NR tile of C
+// Threads split the columns of C (NR-aligned, balanced) and pack the shared A panel
+// together (a barrier, double-buffered so one per panel suffices); a thread writes only
+// its own C tiles, K is never split. So results are bit-identical for any thread count.
+// When C has too few columns for that split, threads split the rows instead, each with
+// private buffers.
 #include "tensor/gemm.h"
 
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "tensor/bf16.h"
+#include "tensor/gemm_kernels.h"
+#include "tensor/isa.h"
+#include "tensor/threads.h"
+
+// ---------------------------------------------------------------- blocking table
+// Default KC / MC / NC per kernel, tuned with `make bench-gemm` on the 2-core Zen 4 of
+// the project (see tensor/GEMM.md for how). MR / NR are fixed by each kernel.
+typedef enum kernel_id { KID_GENERIC, KID_AVX2, KID_AVX512, KID_AVX512BF16, KID_COUNT } kernel_id;
+
+typedef struct blocking_entry {
+    int kc, mc, nc;
+} blocking_entry;
+
+static const blocking_entry default_blocking[KID_COUNT] = {
+    [KID_GENERIC] = {256, 512, 256},
+    [KID_AVX2] = {256, 1020, 512},
+    [KID_AVX512] = {256, 1020, 512},
+    [KID_AVX512BF16] = {512, 1020, 512},
+};
+static blocking_entry override_blocking[KID_COUNT];  // 0 = use the default
+static md_gemm_path forced_path = MD_GEMM_PATH_AUTO;
+
+static kernel_id kernel_for(bool bf16) {
+#if defined(__x86_64__)
+    md_isa isa = md_isa_active();
+    if (isa == MD_ISA_AVX512) return bf16 && md_isa_has_bf16() ? KID_AVX512BF16 : KID_AVX512;
+    if (isa == MD_ISA_AVX2) return KID_AVX2;
+#endif
+    (void)bf16;
+    return KID_GENERIC;
+}
+
+static const md_gemm_kernel *kernel_set(kernel_id id) {
+#if defined(__x86_64__)
+    if (id == KID_AVX2) return &md_gemm_kernel_f32_avx2;
+    if (id == KID_AVX512) return &md_gemm_kernel_f32_avx512;
+    if (id == KID_AVX512BF16) return &md_gemm_kernel_bf16_avx512bf16;
+#endif
+    (void)id;
+    return &md_gemm_kernel_f32_generic;
+}
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+static md_gemm_blocking blocking_of(kernel_id id) {
+    const md_gemm_kernel *k = kernel_set(id);
+    blocking_entry d = default_blocking[id], o = override_blocking[id];
+    md_gemm_blocking b = {.mr = k->mr, .nr = k->nr, .kc = o.kc ? o.kc : d.kc,
+                          .mc = o.mc ? o.mc : d.mc, .nc = o.nc ? o.nc : d.nc};
+    b.kc = (int)round_up(b.kc, k->kpack);
+    b.mc = (int)round_up(b.mc, k->mr);
+    b.nc = (int)round_up(b.nc, k->nr);
+    return b;
+}
+
+md_gemm_blocking md_gemm_get_blocking(bool bf16) { return blocking_of(kernel_for(bf16)); }
+
+const char *md_gemm_kernel_name(bool bf16) { return kernel_set(kernel_for(bf16))->name; }
+
+int md_gemm_set_blocking(bool bf16, int kc, int mc, int nc, md_error *err) {
+    if (kc < 0 || mc < 0 || nc < 0 || kc > (1 << 16) || mc > (1 << 20) || nc > (1 << 20))
+        return md_errorf(err, "gemm blocking: kc=%d mc=%d nc=%d: expected 0 (table value) or "
+                              "1..65536 for kc and 1..1048576 for mc, nc", kc, mc, nc);
+    override_blocking[kernel_for(bf16)] = (blocking_entry){kc, mc, nc};
+    return 0;
+}
+
+void md_gemm_force_path(md_gemm_path path) { forced_path = path; }
+
+// ---------------------------------------------------------------- packing buffers
+// One set per thread, kept between calls and grown as needed (64-byte aligned).
+typedef struct grow_buf {
+    void *p;
+    size_t cap;
+} grow_buf;
+
+static _Thread_local grow_buf tl_a[2], tl_b;
+
+static void *buf_reserve(grow_buf *b, size_t bytes) {
+    if (bytes <= b->cap) return b->p;
+    free(b->p);
+    size_t cap = (size_t)round_up((int64_t)bytes + (int64_t)bytes / 4, 64);
+    b->p = aligned_alloc(64, cap);
+    if (!b->p) {
+        // The GEMM API has no error channel; a failed packing buffer (a few MB at most)
+        // means the process is out of memory.
+        fprintf(stderr, "mechdrift: gemm: out of memory for a %zu-byte packing buffer\n", cap);
+        abort();
+    }
+    b->cap = cap;
+    return b->p;
+}
+
+// ---------------------------------------------------------------- the problem
+typedef struct gemm_problem {
+    md_gemm_operand a;  // op(A) (M, K)
+    md_gemm_operand b;  // op(B) (K, N)
+    float *c;           // (M, N), row stride ldc
+    int64_t ldc, m, n, k;
+    float alpha, beta;
+} gemm_problem;
+
+static md_gemm_operand operand(const void *x, md_trans t, int64_t ld, md_gemm_src src) {
+    md_gemm_operand o = {.base = x, .rs = t == MD_NOTRANS ? ld : 1,
+                         .cs = t == MD_NOTRANS ? 1 : ld, .src = src};
+    return o;
+}
+
+// C = beta * C (alpha == 0 or K == 0: A and B are not read, as in BLAS).
+static void scale_c(const gemm_problem *p) {
+    for (int64_t i = 0; i < p->m; i++) {
+        float *c = p->c + i * p->ldc;  // (N)
+        if (p->beta == 0.0f)
+            memset(c, 0, sizeof(float) * (size_t)p->n);
+        else if (p->beta != 1.0f)
+            for (int64_t j = 0; j < p->n; j++) c[j] *= p->beta;
+    }
+}
+
+// A contiguous, balanced share [lo, hi) of `units` work units for thread t of nt.
+static void share(int64_t units, int t, int nt, int64_t *lo, int64_t *hi) {
+    *lo = units * t / nt;
+    *hi = units * (t + 1) / nt;
+}
+
+// ---------------------------------------------------------------- packed path
+typedef struct packed_plan {
+    const md_gemm_kernel *kern;
+    md_gemm_blocking bl;
+    int64_t kcp;        // packed k steps per KC block: KC / kpack
+    size_t a_bytes;     // one A panel buffer
+    size_t b_bytes;     // one B block buffer
+    bool split_rows;    // threads split rows (private A) instead of columns (shared A)
+} packed_plan;
+
+// One A panel x this thread's columns: B blocks packed and multiplied.
+static void macro_tiles(const gemm_problem *p, const packed_plan *pl, const char *ap,
+                        int64_t ic, int64_t mcur, int64_t pc, int64_t kcur, int64_t j0,
+                        int64_t j1, char *bp) {
+    const md_gemm_kernel *kern = pl->kern;
+    const int MR = kern->mr, NR = kern->nr;
+    int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
+    size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
+    size_t b_sliver = (size_t)(NR * steps * kern->kpack) * (size_t)kern->elem_size;
+    float beta = pc == 0 ? p->beta : 1.0f;  // later K blocks accumulate into C
+    for (int64_t jc = j0; jc < j1; jc += pl->bl.nc) {
+        int64_t ncur = min64(pl->bl.nc, j1 - jc);
+        kern->pack_b(&p->b, pc, kcur, jc, ncur, bp);
+        for (int64_t ir = 0; ir < mcur; ir += MR) {
+            const char *as = ap + (size_t)(ir / MR) * a_sliver;
+            float *crow = p->c + (ic + ir) * p->ldc;
+            int m = (int)min64(MR, mcur - ir);
+            for (int64_t jr = 0; jr < ncur; jr += NR)
+                kern->ukernel(kcur, as, bp + (size_t)(jr / NR) * b_sliver, crow + jc + jr,
+                              p->ldc, p->alpha, beta, m, (int)min64(NR, ncur - jr));
+        }
+    }
+}
+
+// Column split: the team packs each A panel together, each thread its own B blocks.
+static void packed_columns(const gemm_problem *p, const packed_plan *pl, char *abuf[2], int t,
+                           int nt) {
+    const md_gemm_kernel *kern = pl->kern;
+    const int MR = kern->mr, NR = kern->nr;
+    int64_t s0, s1;
+    share((p->n + NR - 1) / NR, t, nt, &s0, &s1);
+    int64_t j0 = s0 * NR, j1 = min64(p->n, s1 * NR);
+    char *bp = buf_reserve(&tl_b, pl->b_bytes);
+    int it = 0;
+    for (int64_t ic = 0; ic < p->m; ic += pl->bl.mc) {
+        int64_t mcur = min64(pl->bl.mc, p->m - ic);
+        for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc, it++) {
+            int64_t kcur = min64(pl->bl.kc, p->k - pc);
+            int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
+            size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
+            char *ap = abuf[it & 1];
+            int64_t a0, a1;
+            share((mcur + MR - 1) / MR, t, nt, &a0, &a1);
+            if (a1 > a0)
+                kern->pack_a(&p->a, ic + a0 * MR, min64(mcur, a1 * MR) - a0 * MR, pc, kcur,
+                             ap + (size_t)a0 * a_sliver);
+            // Everyone's part of this panel is packed; and everyone has finished with the
+            // other buffer (the panel before), which the next iteration overwrites.
+#pragma omp barrier
+            if (j1 > j0) macro_tiles(p, pl, ap, ic, mcur, pc, kcur, j0, j1, bp);
+        }
+    }
+}
+
+// Row split: each thread runs the whole algorithm on its own rows, private buffers.
+static void packed_rows(const gemm_problem *p, const packed_plan *pl, int t, int nt) {
+    const int MR = pl->kern->mr;
+    int64_t s0, s1;
+    share((p->m + MR - 1) / MR, t, nt, &s0, &s1);
+    int64_t r0 = s0 * MR, r1 = min64(p->m, s1 * MR);
+    char *ap = buf_reserve(&tl_a[0], pl->a_bytes);
+    char *bp = buf_reserve(&tl_b, pl->b_bytes);
+    for (int64_t ic = r0; ic < r1; ic += pl->bl.mc) {
+        int64_t mcur = min64(pl->bl.mc, r1 - ic);
+        for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc) {
+            int64_t kcur = min64(pl->bl.kc, p->k - pc);
+            pl->kern->pack_a(&p->a, ic, mcur, pc, kcur, ap);
+            macro_tiles(p, pl, ap, ic, mcur, pc, kcur, 0, p->n, bp);
+        }
+    }
+}
+
+// Threads worth using: about 1 per 2 MFLOP of work, at most one per NR-sliver or
+// MR-sliver (whichever split is taken). Only speed depends on this, never results.
+static int threads_for(const gemm_problem *p, int64_t units) {
+    int nt = omp_in_parallel() ? 1 : md_threads();
+    double flops = 2.0 * (double)p->m * (double)p->n * (double)p->k;
+    int64_t by_work = (int64_t)(flops / 2e6) + 1;
+    return (int)max64(1, min64(min64(nt, by_work), units));
+}
+
+static void run_packed(const gemm_problem *p, kernel_id id) {
+    packed_plan pl = {.kern = kernel_set(id), .bl = blocking_of(id)};
+    const int MR = pl.kern->mr, NR = pl.kern->nr;
+    int64_t kcap = round_up(min64(pl.bl.kc, p->k), pl.kern->kpack);
+    pl.kcp = kcap / pl.kern->kpack;
+    pl.a_bytes = (size_t)(round_up(min64(pl.bl.mc, p->m), MR) * kcap) * (size_t)pl.kern->elem_size;
+    pl.b_bytes = (size_t)(round_up(min64(pl.bl.nc, p->n), NR) * kcap) * (size_t)pl.kern->elem_size;
+    int64_t col_units = (p->n + NR - 1) / NR, row_units = (p->m + MR - 1) / MR;
+    // Columns unless there are too few for every thread to get a fair share.
+    int nt_cols = threads_for(p, col_units), nt_rows = threads_for(p, row_units);
+    pl.split_rows = nt_rows > nt_cols && col_units < 4 * (int64_t)nt_rows;
+    int nt = pl.split_rows ? nt_rows : nt_cols;
+    if (pl.split_rows) {
+#pragma omp parallel num_threads(nt)
+        packed_rows(p, &pl, omp_get_thread_num(), omp_get_num_threads());
+        return;
+    }
+    char *abuf[2] = {buf_reserve(&tl_a[0], pl.a_bytes), buf_reserve(&tl_a[1], pl.a_bytes)};
+#pragma omp parallel num_threads(nt)
+    packed_columns(p, &pl, abuf, omp_get_thread_num(), omp_get_num_threads());
+}
+
+// ---------------------------------------------------------------- small path
+// fp32 only. A is read in place; B too when its rows are contiguous (op(B) as stored),
+// otherwise this thread's columns are packed into NR slivers first. K is not blocked.
+static void small_worker(const gemm_problem *p, const md_gemm_kernel *kern, bool rows_split,
+                         int t, int nt) {
+    const int MR = kern->mr, NR = kern->nr;
+    int64_t i0 = 0, i1 = p->m, j0 = 0, j1 = p->n, lo, hi;
+    if (rows_split) {
+        share((p->m + MR - 1) / MR, t, nt, &lo, &hi);
+        i0 = lo * MR, i1 = min64(p->m, hi * MR);
+    } else {
+        share((p->n + NR - 1) / NR, t, nt, &lo, &hi);
+        j0 = lo * NR, j1 = min64(p->n, hi * NR);
+    }
+    if (i1 <= i0 || j1 <= j0) return;
+    const float *a = p->a.base;
+    const float *b = p->b.base;
+    int64_t rsb = p->b.rs;
+    bool pack = p->b.cs != 1;
+    if (pack) {
+        size_t bytes = (size_t)(round_up(j1 - j0, NR) * p->k) * sizeof(float);
+        float *bp = buf_reserve(&tl_b, bytes);
+        kern->pack_b(&p->b, 0, p->k, j0, j1 - j0, bp);
+        b = bp, rsb = NR;
+    }
+    for (int64_t jc = j0; jc < j1; jc += 512)  // a column block of B stays in L2
+        for (int64_t ir = i0; ir < i1; ir += MR) {
+            const float *as = a + ir * p->a.rs;
+            int m = (int)min64(MR, i1 - ir);
+            for (int64_t jr = jc; jr < min64(j1, jc + 512); jr += NR) {
+                const float *bs = pack ? b + (jr - j0) * p->k : b + jr;
+                kern->ukernel_strided(p->k, as, p->a.rs, p->a.cs, bs, rsb,
+                                      p->c + ir * p->ldc + jr, p->ldc, p->alpha, p->beta, m,
+                                      (int)min64(NR, j1 - jr));
+            }
+        }
+}
+
+static void run_small(const gemm_problem *p, kernel_id id) {
+    const md_gemm_kernel *kern = kernel_set(id);
+    int64_t col_units = (p->n + kern->nr - 1) / kern->nr, row_units = (p->m + kern->mr - 1) / kern->mr;
+    int nt_cols = threads_for(p, col_units), nt_rows = threads_for(p, row_units);
+    bool rows_split = nt_rows > nt_cols && col_units < 4 * (int64_t)nt_rows;
+    int nt = rows_split ? nt_rows : nt_cols;
+#pragma omp parallel num_threads(nt)
+    small_worker(p, kern, rows_split, omp_get_thread_num(), omp_get_num_threads());
+}
+
+// Whether packing would cost more than it saves: tiny products, or one side so thin
+// that the packed operand is hardly reused. Chosen from bench-gemm measurements.
+static bool small_pays(const gemm_problem *p) {
+    double work = (double)p->m * (double)p->n * (double)p->k;
+    return work <= 64.0 * 64.0 * 64.0 || p->m <= 8 || p->n <= 8;
+}
+
+// ---------------------------------------------------------------- entry points
+static void gemm(const gemm_problem *p, bool bf16) {
+    if (p->m <= 0 || p->n <= 0) return;
+    if (p->k <= 0 || p->alpha == 0.0f) {
+        scale_c(p);
+        return;
+    }
+    kernel_id id = kernel_for(bf16);
+    bool in_place_ok = p->a.src == MD_GEMM_SRC_F32 && p->b.src == MD_GEMM_SRC_F32 &&
+                       kernel_set(id)->ukernel_strided != NULL;
+    md_gemm_path path = forced_path;
+    if (path == MD_GEMM_PATH_AUTO) path = small_pays(p) ? MD_GEMM_PATH_SMALL : MD_GEMM_PATH_PACKED;
+    if (path == MD_GEMM_PATH_SMALL && in_place_ok)
+        run_small(p, id);
+    else
+        run_packed(p, id);
+}
 
 void md_sgemm(md_trans ta, md_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc) {
-    md_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-static float *widen(const md_bf16 *X, int64_t rows, int64_t ld) {
-    float *w = malloc(sizeof(float) * (size_t)(rows * ld));
-    md_bf16_to_f32_n(X, w, rows * ld);
-    return w;
+    gemm_problem p = {.a = operand(A, ta, lda, MD_GEMM_SRC_F32),
+                      .b = operand(B, tb, ldb, MD_GEMM_SRC_F32),
+                      .c = C, .ldc = ldc, .m = M, .n = N, .k = K, .alpha = alpha, .beta = beta};
+    gemm(&p, false);
 }
 
 void md_gemm_bf16(md_trans ta, md_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
                   const md_bf16 *A, int64_t lda, const md_bf16 *B, int64_t ldb, float beta,
                   float *C, int64_t ldc) {
-    float *a = widen(A, ta == MD_NOTRANS ? M : K, lda);
-    float *b = widen(B, tb == MD_NOTRANS ? K : N, ldb);
-    md_sgemm_ref(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc);
-    free(a);
-    free(b);
+    gemm_problem p = {.a = operand(A, ta, lda, MD_GEMM_SRC_BF16),
+                      .b = operand(B, tb, ldb, MD_GEMM_SRC_BF16),
+                      .c = C, .ldc = ldc, .m = M, .n = N, .k = K, .alpha = alpha, .beta = beta};
+    gemm(&p, true);
 }
 
 void md_gemm_f32_bf16(md_trans ta, md_trans tb, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const md_bf16 *B, int64_t ldb, float beta,
                       float *C, int64_t ldc) {
-    float *b = widen(B, tb == MD_NOTRANS ? K : N, ldb);
-    md_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, b, ldb, beta, C, ldc);
-    free(b);
+    gemm_problem p = {.a = operand(A, ta, lda, MD_GEMM_SRC_F32_TO_BF16),
+                      .b = operand(B, tb, ldb, MD_GEMM_SRC_BF16),
+                      .c = C, .ldc = ldc, .m = M, .n = N, .k = K, .alpha = alpha, .beta = beta};
+    gemm(&p, true);
 }

@@ -1,0 +1,273 @@
+// AVX2 + FMA fp32 micro-kernel: a 6 x 16 tile of C in 12 ymm accumulators (16 ymm
+// registers in all: 12 + two B vectors + one broadcast A value). Each k step does two
+// aligned loads of the packed B sliver, six broadcasts from the packed A sliver and 12
+// FMAs. Also the hot packers (copy and 8 x 8 transposes, with bf16 widening or rounding
+// built in); everything else uses the portable packers.
+#include <immintrin.h>
+
+#include "tensor/gemm_kernels.h"
+#include "tensor/gemm_pack_impl.h"
+
+enum { MR = 6, NR = 16 };
+
+// Lanes j < n set (n in 0..8), for clipped loads and stores.
+static inline __m256i lanes_below(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// One row of the tile: C[0..n) = alpha * (x0, x1), then + beta * C.
+static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float beta, int n,
+                             __m256i m0, __m256i m1) {
+    x0 = _mm256_mul_ps(va, x0);
+    x1 = _mm256_mul_ps(va, x1);
+    __m256 vb = _mm256_set1_ps(beta);
+    if (n == NR) {
+        if (beta != 0.0f) {
+            x0 = _mm256_add_ps(x0, _mm256_mul_ps(vb, _mm256_loadu_ps(c)));
+            x1 = _mm256_add_ps(x1, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8)));
+        }
+        _mm256_storeu_ps(c, x0);
+        _mm256_storeu_ps(c + 8, x1);
+    } else {
+        if (beta != 0.0f) {
+            x0 = _mm256_add_ps(x0, _mm256_mul_ps(vb, _mm256_maskload_ps(c, m0)));
+            x1 = _mm256_add_ps(x1, _mm256_mul_ps(vb, _mm256_maskload_ps(c + 8, m1)));
+        }
+        _mm256_maskstore_ps(c, m0, x0);
+        _mm256_maskstore_ps(c + 8, m1, x1);
+    }
+}
+
+#define ZERO_ACC                                                                     \
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,   \
+           c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+
+#define STORE_TILE                                                                    \
+    do {                                                                              \
+        __m256 va = _mm256_set1_ps(alpha);                                            \
+        __m256i m0 = lanes_below(n < 8 ? n : 8), m1 = lanes_below(n > 8 ? n - 8 : 0); \
+        store_row(c, c00, c01, va, beta, n, m0, m1);                                  \
+        if (m > 1) store_row(c + ldc, c10, c11, va, beta, n, m0, m1);                 \
+        if (m > 2) store_row(c + 2 * ldc, c20, c21, va, beta, n, m0, m1);             \
+        if (m > 3) store_row(c + 3 * ldc, c30, c31, va, beta, n, m0, m1);             \
+        if (m > 4) store_row(c + 4 * ldc, c40, c41, va, beta, n, m0, m1);             \
+        if (m > 5) store_row(c + 5 * ldc, c50, c51, va, beta, n, m0, m1);             \
+    } while (0)
+
+// Row i of the tile: broadcast A (i, k) from address p and multiply-add both B halves.
+#define FMA_ROW(i, p)                                       \
+    do {                                                    \
+        __m256 ai_ = _mm256_broadcast_ss(p);                \
+        c##i##0 = _mm256_fmadd_ps(ai_, b0, c##i##0);        \
+        c##i##1 = _mm256_fmadd_ps(ai_, b1, c##i##1);        \
+    } while (0)
+
+#define PACKED_STEP(kk)                                              \
+    do {                                                             \
+        __m256 b0 = _mm256_load_ps(b + (kk) * NR);                   \
+        __m256 b1 = _mm256_load_ps(b + (kk) * NR + 8);               \
+        FMA_ROW(0, a + (kk) * MR + 0);                               \
+        FMA_ROW(1, a + (kk) * MR + 1);                               \
+        FMA_ROW(2, a + (kk) * MR + 2);                               \
+        FMA_ROW(3, a + (kk) * MR + 3);                               \
+        FMA_ROW(4, a + (kk) * MR + 4);                               \
+        FMA_ROW(5, a + (kk) * MR + 5);                               \
+    } while (0)
+
+static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_t ldc,
+                    float alpha, float beta, int m, int n) {
+    const float *a = av;  // (kc, MR) packed sliver
+    const float *b = bv;  // (kc, NR) packed sliver, 64-byte aligned
+    ZERO_ACC;
+    for (int i = 0; i < m; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) {
+        PACKED_STEP(0);
+        PACKED_STEP(1);
+        PACKED_STEP(2);
+        PACKED_STEP(3);
+    }
+    for (; k < kc; k++, a += MR, b += NR) PACKED_STEP(0);
+    STORE_TILE;
+}
+
+static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa,
+                            const float *b, int64_t rsb, float *c, int64_t ldc, float alpha,
+                            float beta, int m, int n) {
+    // Rows past m re-read row m - 1 (in bounds); their results are never stored.
+    const float *a0 = a, *a1 = a + (m > 1 ? 1 : 0) * rsa, *a2 = a + (m > 2 ? 2 : m - 1) * rsa;
+    const float *a3 = a + (m > 3 ? 3 : m - 1) * rsa, *a4 = a + (m > 4 ? 4 : m - 1) * rsa;
+    const float *a5 = a + (m > 5 ? 5 : m - 1) * rsa;
+    ZERO_ACC;
+    if (n == NR) {
+        for (int64_t k = 0; k < kc; k++, b += rsb) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            int64_t o = k * csa;
+            FMA_ROW(0, a0 + o);
+            FMA_ROW(1, a1 + o);
+            FMA_ROW(2, a2 + o);
+            FMA_ROW(3, a3 + o);
+            FMA_ROW(4, a4 + o);
+            FMA_ROW(5, a5 + o);
+        }
+    } else {
+        __m256i m0 = lanes_below(n < 8 ? n : 8), m1 = lanes_below(n > 8 ? n - 8 : 0);
+        for (int64_t k = 0; k < kc; k++, b += rsb) {
+            __m256 b0 = _mm256_maskload_ps(b, m0), b1 = _mm256_maskload_ps(b + 8, m1);
+            int64_t o = k * csa;
+            FMA_ROW(0, a0 + o);
+            FMA_ROW(1, a1 + o);
+            FMA_ROW(2, a2 + o);
+            FMA_ROW(3, a3 + o);
+            FMA_ROW(4, a4 + o);
+            FMA_ROW(5, a5 + o);
+        }
+    }
+    STORE_TILE;
+}
+
+// ---------------------------------------------------------------- packers
+// 8 source values from element offset off, as fp32 (src is a constant after inlining).
+static inline __attribute__((always_inline)) __m256 load8(const void *base, int64_t off,
+                                                          md_gemm_src src) {
+    if (src == MD_GEMM_SRC_BF16) {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const md_bf16 *)base + off));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    __m256 x = _mm256_loadu_ps((const float *)base + off);
+    if (src == MD_GEMM_SRC_F32) return x;
+    // Round to the nearest bf16 (ties to even), NaN kept quiet: as md_f32_to_bf16.
+    __m256i u = _mm256_castps_si256(x);
+    __m256i abs = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+    __m256i nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7f800000));
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+// In place: r[i] holds row i (8 values) -> r[j] holds column j.
+static inline void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// op(A) as stored (cs == 1), one full sliver: 6 rows x 8 k transposed at a time.
+static inline __attribute__((always_inline)) void pack_a_rows(const md_gemm_operand *a,
+                                                              int64_t r, int64_t k0,
+                                                              int64_t kc, float *dst,
+                                                              md_gemm_src src) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 x[8];
+        for (int i = 0; i < MR; i++) x[i] = load8(a->base, (r + i) * a->rs + k0 + k, src);
+        x[6] = x[7] = _mm256_setzero_ps();
+        transpose8(x);
+        for (int kk = 0; kk < 8; kk++) {
+            float *d = dst + (k + kk) * MR;
+            _mm_storeu_ps(d, _mm256_castps256_ps128(x[kk]));
+            _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(x[kk], 1));
+        }
+    }
+    if (k < kc) {  // the last kc % 8 steps, portable
+        md_gemm_operand sub = *a;
+        md_gp_pack_a_f32(&sub, r, MR, k0 + k, kc - k, dst + k * MR, MR);
+        // md_gp_pack_a_f32 wrote a (kc - k) x MR sliver right where it belongs.
+    }
+}
+
+// op(B) as stored (cs == 1), one full sliver: 16 contiguous values per k.
+static inline __attribute__((always_inline)) void pack_b_rows(const md_gemm_operand *b,
+                                                              int64_t k0, int64_t kc,
+                                                              int64_t col, float *dst,
+                                                              md_gemm_src src) {
+    for (int64_t k = 0; k < kc; k++) {
+        int64_t off = (k0 + k) * b->rs + col;
+        _mm256_store_ps(dst + k * NR, load8(b->base, off, src));
+        _mm256_store_ps(dst + k * NR + 8, load8(b->base, off + 8, src));
+    }
+}
+
+// op(B) transposed in storage (rs == 1), one full sliver: 8 columns x 8 k at a time.
+static inline __attribute__((always_inline)) void pack_b_cols(const md_gemm_operand *b,
+                                                              int64_t k0, int64_t kc,
+                                                              int64_t col, float *dst,
+                                                              md_gemm_src src) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8)
+        for (int h = 0; h < 2; h++) {
+            __m256 x[8];
+            for (int j = 0; j < 8; j++)
+                x[j] = load8(b->base, (col + 8 * h + j) * b->cs + k0 + k, src);
+            transpose8(x);
+            for (int kk = 0; kk < 8; kk++) _mm256_store_ps(dst + (k + kk) * NR + 8 * h, x[kk]);
+        }
+    if (k < kc) md_gp_pack_b_f32(b, k0 + k, kc - k, col, NR, dst + k * NR, NR);
+}
+
+#define DISPATCH_SRC(call_f32, call_bf16, call_round)                   \
+    do {                                                                \
+        if (src == MD_GEMM_SRC_F32) call_f32;                           \
+        else if (src == MD_GEMM_SRC_BF16) call_bf16;                    \
+        else call_round;                                                \
+    } while (0)
+
+static void pack_a(const md_gemm_operand *a, int64_t r0, int64_t rows, int64_t k0, int64_t kc,
+                   void *dstv) {
+    float *dst = dstv;
+    md_gemm_src src = a->src;
+    int64_t full = a->cs == 1 ? rows / MR * MR : 0;
+    for (int64_t s = 0; s < full; s += MR, dst += MR * kc)
+        DISPATCH_SRC(pack_a_rows(a, r0 + s, k0, kc, dst, MD_GEMM_SRC_F32),
+                     pack_a_rows(a, r0 + s, k0, kc, dst, MD_GEMM_SRC_BF16),
+                     pack_a_rows(a, r0 + s, k0, kc, dst, MD_GEMM_SRC_F32_TO_BF16));
+    if (full < rows) md_gp_pack_a_f32(a, r0 + full, rows - full, k0, kc, dst, MR);
+}
+
+static void pack_b(const md_gemm_operand *b, int64_t k0, int64_t kc, int64_t c0, int64_t cols,
+                   void *dstv) {
+    float *dst = dstv;
+    md_gemm_src src = b->src;
+    int64_t full = cols / NR * NR;
+    for (int64_t s = 0; s < full; s += NR, dst += NR * kc) {
+        if (b->cs == 1)
+            DISPATCH_SRC(pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32),
+                         pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_BF16),
+                         pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32_TO_BF16));
+        else
+            DISPATCH_SRC(pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32),
+                         pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_BF16),
+                         pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32_TO_BF16));
+    }
+    if (full < cols) md_gp_pack_b_f32(b, k0, kc, c0 + full, cols - full, dst, NR);
+}
+
+const md_gemm_kernel md_gemm_kernel_f32_avx2 = {
+    .name = "avx2-f32-6x16",
+    .mr = MR,
+    .nr = NR,
+    .kpack = 1,
+    .elem_size = 4,
+    .ukernel = ukernel,
+    .ukernel_strided = ukernel_strided,
+    .pack_a = pack_a,
+    .pack_b = pack_b,
+};
