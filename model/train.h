@@ -218,11 +218,18 @@ int md_data_add_sft(md_train_data *d, const char *name, double ratio, int *index
                     md_error *err);
 int md_data_sft_example(md_train_data *d, int index, const int32_t *prompt, int32_t n_prompt,
                         const int32_t *answer, int32_t n_answer, md_error *err);
-// Loads a source from a file: .npy (int32 or int64 1-D token stream) or .jsonl of
-// {"prompt": [ids], "answer": [ids]} token-id examples.
-int md_data_load(md_train_data *d, const char *path, double ratio, md_error *err);
+// Loads a source from a file, by extension:
+//   .npy    a 1-D int32 or int64 token stream
+//   .txt    text, tokenized into a stream ("<|endoftext|>" becomes the special token)
+//   .jsonl  one {"prompt": P, "answer": A} object per line, P and A either strings
+//           (tokenized; the answer usually starts with a space) or arrays of token ids
+// tok may be NULL when no file needs tokenizing (an error names the file otherwise).
+struct md_tokenizer;
+int md_data_load(md_train_data *d, const char *path, double ratio, struct md_tokenizer *tok,
+                 md_error *err);
 // Loads "PATH[:RATIO],PATH[:RATIO],..." (ratio defaults to 1).
-int md_data_load_list(md_train_data *d, const char *list, md_error *err);
+int md_data_load_list(md_train_data *d, const char *list, struct md_tokenizer *tok,
+                      md_error *err);
 // Checks every source can fill rows of length T and ids are below vocab (vocab 0: skip).
 int md_data_validate(const md_train_data *d, int64_t T, int64_t vocab, md_error *err);
 // Draws the next B rows: tokens (B, T), targets (B, T) (-1 = no loss). A pure function
