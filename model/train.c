@@ -120,12 +120,11 @@ int md_trainer_step(md_trainer *t, double *loss_out, md_error *err) {
     memset(m->grads, 0, sizeof(float) * (size_t)m->n_elems);
     // The loss of the step is the mean over every counted token of every micro-batch, so
     // each micro-batch's gradient is scaled by 1/count and the sums simply add up.
-    float scale = (float)(1.0 / (double)count);
     double loss_sum = 0.0;
     for (int64_t a = 0; a < o->accum; a++) {
         double ls = 0.0;
         if (m->forward_backward(m->ctx, t->tokens + a * BT, t->targets + a * BT, o->batch,
-                                o->seq_len, scale, &ls, err))
+                                o->seq_len, count, &ls, err))
             return md_error_prefix(err, "train step %lld: ", (long long)t->step);
         loss_sum += ls;
     }

@@ -72,10 +72,12 @@ typedef struct md_train_model {
     int64_t vocab;           // token ids must be below this (0: not checked)
     void *ctx;
     // One micro-batch: tokens (B, T) and targets (B, T) int32, target < 0 = no loss at that
-    // position. ACCUMULATES grad_scale * d(sum of per-position losses)/d(weights) into
-    // grads, and returns the sum of the counted per-position losses in *loss_sum.
+    // position. ACCUMULATES d(sum of the counted per-position losses / loss_count)/d(weights)
+    // into grads (loss_count counts the targets of the whole optimizer step, so the
+    // micro-batches of a step add up to one batch's mean-loss gradient), and returns the
+    // sum of the counted per-position losses of this micro-batch in *loss_sum.
     int (*forward_backward)(void *ctx, const int32_t *tokens, const int32_t *targets,
-                            int64_t B, int64_t T, float grad_scale, double *loss_sum,
+                            int64_t B, int64_t T, int64_t loss_count, double *loss_sum,
                             md_error *err);
     // Called after the optimizer changed the weights (may be NULL).
     int (*weights_updated)(void *ctx, md_error *err);
@@ -324,4 +326,26 @@ int md_trainer_write_outputs(md_trainer *t, const char *dir, struct md_manifest 
 // The newest out_dir/checkpoint-N folder (by N), or an error when there is none.
 int md_train_latest_checkpoint(const char *out_dir, char *path, size_t n, md_error *err);
 
+
+
+// ================================================================ the kit's model (train_model.c)
+// Adapts an md_model (model/model.h) to the trainer. Parameter names are the model's
+// internal ones ("embed.W_E", "blocks.3.attn.W_qkv", "blocks.3.mlp.W_in", ...); the
+// unembedding bias (a kit extension absent from Hugging Face checkpoints) is not trained.
+// bf16: the model computes with bf16-rounded weights (its parameter arena holds them)
+// while the trainer updates an fp32 master copy, rounded back after every step; saves
+// write the fp32 master weights, so a resume continues bit for bit. On a CPU without
+// AVX512_BF16 this emulates bf16 numerics; the GEMMs themselves still run in fp32.
+struct md_model;
+typedef struct md_model_trainer_ctx {
+    struct md_model *model;
+    md_train_model tm;
+    md_train_param *params;  // (tm.n_params)
+    float *master;           // bf16 mode: (tm.n_elems) fp32 master weights; else NULL
+} md_model_trainer_ctx;
+
+// Allocates the model's gradients and activations for micro-batches of (max_B, max_T).
+int md_train_model_wrap(md_model_trainer_ctx *c, struct md_model *m, int max_B, int max_T,
+                        bool bf16, md_error *err);
+void md_train_model_unwrap(md_model_trainer_ctx *c);
 #endif

@@ -29,7 +29,8 @@ static float *tiny_p(tiny_lm *t, int i) { return t->m.weights + t->params[i].off
 static float *tiny_g(tiny_lm *t, int i) { return t->m.grads + t->params[i].offset; }
 
 static int tiny_fb(void *ctx, const int32_t *tok, const int32_t *tgt, int64_t B, int64_t T,
-                   float scale, double *loss_sum, md_error *err) {
+                   int64_t count, double *loss_sum, md_error *err) {
+    float scale = 1.0f / (float)count;
     tiny_lm *t = ctx;
     int64_t N = B * T;
     if (N > t->max_n) return md_errorf(err, "tiny: batch too large");
