@@ -101,4 +101,141 @@ double md_xent_forward(float *losses, const float *logits, const int32_t *target
 void md_xent_backward(float *dlogits, const float *logits, const int32_t *targets,
                       int64_t N, int64_t V, float scale);
 
+// ================================================================ beyond the agreed API
+// Broadcasting convention for the elementwise ops below: a second operand b with nb
+// elements is read at index (i / inner) % nb for element i of an n-element tensor.
+// nb == n, inner == 1: same shape. inner == 1: b covers the trailing dims (a bias).
+// nb == 1: a scalar. inner == D, nb == H on (B, T, H, D): one value per head.
+// (nb * inner must divide n.) Gradients of a broadcast operand are reduced over the
+// repeats in a fixed order (double accumulation), never by thread.
+
+// db (nb) += sum over the repeats of g (n) [* h (n) when h != NULL]
+void md_reduce_bcast(float *db, const float *g, const float *h, int64_t n, int64_t nb,
+                     int64_t inner);
+
+// ---------------------------------------------------------------- elementwise (ops_elementwise.c)
+// out (n) = a (n) + alpha * b (broadcast nb, inner)
+void md_add_forward(float *out, const float *a, const float *b, float alpha, int64_t n,
+                    int64_t nb, int64_t inner);
+// da (n) += dout; db (nb) += alpha * reduce(dout)
+void md_add_backward(float *da, float *db, const float *dout, float alpha, int64_t n,
+                     int64_t nb, int64_t inner);
+// out (n) = a (n) * b (broadcast nb, inner)
+void md_mul_forward(float *out, const float *a, const float *b, int64_t n, int64_t nb,
+                    int64_t inner);
+// da (n) += dout * b; db (nb) += reduce(dout * a)
+void md_mul_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                     int64_t n, int64_t nb, int64_t inner);
+// out (n) = scale * x + shift; backward dx += scale * dout
+void md_affine_forward(float *out, const float *x, float scale, float shift, int64_t n);
+void md_affine_backward(float *dx, const float *dout, float scale, int64_t n);
+// out (n) = |x|; backward dx += sign(x) * dout (0 at x == 0)
+void md_abs_forward(float *out, const float *x, int64_t n);
+void md_abs_backward(float *dx, const float *x, const float *dout, int64_t n);
+// Sum over the last dim: out (rows) = sum_c x (rows, C); backward dx (rows, C) += dout[r].
+void md_rowsum_forward(float *out, const float *x, int64_t rows, int64_t C);
+void md_rowsum_backward(float *dx, const float *dout, int64_t rows, int64_t C);
+// Whole-tensor sum (double, fixed-order blocks: md_sum_f32); backward dx (n) += dout.
+double md_sum_forward(const float *x, int64_t n);
+void md_fill_add(float *dx, float value, int64_t n);  // dx (n) += value
+
+// ---------------------------------------------------------------- masks (ops_mask.c)
+// Masked mixing (activation patching, edge masks): out = m * a + (1 - m) * b, with m
+// broadcast (nm, inner); a, b, out (n).
+void md_mix_forward(float *out, const float *m, const float *a, const float *b, int64_t n,
+                    int64_t nm, int64_t inner);
+// da += m * dout; db += (1 - m) * dout; dm (nm) += reduce(dout * (a - b))
+void md_mix_backward(float *dm, float *da, float *db, const float *dout, const float *m,
+                     const float *a, const float *b, int64_t n, int64_t nm, int64_t inner);
+// sigmoid: out (n) = 1 / (1 + exp(-x)); backward dx += dout * y (1 - y), y = out
+void md_sigmoid_forward(float *out, const float *x, int64_t n);
+void md_sigmoid_backward(float *dx, const float *y, const float *dout, int64_t n);
+
+// Relaxed Bernoulli masks. Noise is logistic, l = log u - log(1 - u), u drawn from the
+// Philox stream (seed, stream) at counter base + i, so it is a pure function of the
+// element index (reproducible, thread-independent). Pass noise = 0 for the noiseless
+// (evaluation) mask. soft (n) receives the relaxed value the gradient flows through;
+// with hard != 0, out is the straight-through binarisation (soft > 0.5) and the
+// backward uses d soft / d logit.
+typedef struct md_noise {
+    uint64_t seed, stream, counter;  // a Philox position; counter advances by ceil(n/4)
+    int enabled;                     // 0: no noise (l = 0)
+} md_noise;
+// Fills l (n) with logistic noise (zeros when disabled).
+void md_logistic_noise(float *l, int64_t n, const md_noise *noise);
+// Gumbel-sigmoid (binary Concrete): soft = sigmoid((logit + l) / tau).
+// out, soft, logits, l (n); l from md_logistic_noise.
+void md_gumbel_sigmoid_forward(float *out, float *soft, const float *logits, const float *l,
+                               int64_t n, float tau, int hard);
+// dlogits (n) += dout * soft (1 - soft) / tau
+void md_gumbel_sigmoid_backward(float *dlogits, const float *soft, const float *dout, int64_t n,
+                                float tau);
+// Hard concrete (Louizos et al. 2018): s = sigmoid((log_alpha + l) / beta),
+// soft = clamp(s (zeta - gamma) + gamma, 0, 1); usually beta 2/3, gamma -0.1, zeta 1.1.
+// s (n) is saved for the backward.
+void md_hard_concrete_forward(float *out, float *s, const float *log_alpha, const float *l,
+                              int64_t n, float beta, float gamma, float zeta, int hard);
+// dlog_alpha (n) += dout * (zeta - gamma) s (1 - s) / beta where 0 < soft < 1, else 0
+void md_hard_concrete_backward(float *dlog_alpha, const float *s, const float *dout, int64_t n,
+                               float beta, float gamma, float zeta);
+// Expected L0 norm contribution per gate: sigmoid(log_alpha - beta log(-gamma / zeta)).
+float md_hard_concrete_l0_shift(float beta, float gamma, float zeta);  // the subtracted term
+
+// ---------------------------------------------------------------- sparse (ops_sparse.c)
+// ReLU: out (n) = max(x, 0); backward dx += dout where x > 0.
+void md_relu_forward(float *out, const float *x, int64_t n);
+void md_relu_backward(float *dx, const float *x, const float *dout, int64_t n);
+// TopK per row: out (rows, C) keeps the k largest entries of each row of x (ties: lower
+// index first) and zeroes the rest; idx (rows, k) int32 records the kept columns in
+// increasing column order. Backward: dx[r, idx] += dout[r, idx].
+void md_topk_forward(float *out, int32_t *idx, const float *x, int64_t rows, int64_t C,
+                     int64_t k);
+void md_topk_backward(float *dx, const int32_t *idx, const float *dout, int64_t rows,
+                      int64_t C, int64_t k);
+// BatchTopK (Bussmann et al. 2024): keeps the rows * k largest entries of the whole
+// batch x (rows, C) (ties: lower flat index first), zeroes the rest; keep (rows * C) u8
+// is 1 where kept. Allocates a scratch copy of x. Backward: dx += dout where kept.
+void md_batch_topk_forward(float *out, uint8_t *keep, const float *x, int64_t rows, int64_t C,
+                           int64_t k);
+void md_masked_backward(float *dx, const uint8_t *keep, const float *dout, int64_t n);
+
+// ---------------------------------------------------------------- shape (ops_shape.c)
+// Last-dim slices: out (rows, len) = x (rows, C)[:, start:start+len]; backward adds back.
+void md_slice_forward(float *out, const float *x, int64_t rows, int64_t C, int64_t start,
+                      int64_t len);
+void md_slice_backward(float *dx, const float *dout, int64_t rows, int64_t C, int64_t start,
+                       int64_t len);
+// Last-dim concatenation: out (rows, Ca + Cb) = [a (rows, Ca), b (rows, Cb)].
+void md_concat_forward(float *out, const float *a, const float *b, int64_t rows, int64_t Ca,
+                       int64_t Cb);
+void md_concat_backward(float *da, float *db, const float *dout, int64_t rows, int64_t Ca,
+                        int64_t Cb);
+// Row gather: out (N, C) = x (R, C)[idx (N)] is md_embedding_forward/backward.
+// Per-row element gather: out (rows) = x (rows, C)[r, idx[r]]; backward scatters.
+void md_gather_cols_forward(float *out, const float *x, const int32_t *idx, int64_t rows,
+                            int64_t C);
+void md_gather_cols_backward(float *dx, const float *dout, const int32_t *idx, int64_t rows,
+                             int64_t C);
+
+// ---------------------------------------------------------------- orthogonal (ops_orthogonal.c)
+// Orthogonal matrix as a product of Householder reflections (for DAS rotations):
+// R (n, n) = H_0 H_1 ... H_{k-1}, H_i = I - 2 v_i v_i^T / (v_i . v_i), v (k, n).
+// Any orthogonal matrix with det (-1)^k is reachable with k = n. A zero v_i is treated
+// as the identity (no reflection).
+void md_householder_forward(float *R, const float *v, int64_t k, int64_t n);
+// dv (k, n) += dL/dv given dR (n, n) and R from the forward. Reconstructs the partial
+// products by undoing one reflection at a time (H_i is its own inverse), so memory is
+// O(n^2), not O(k n^2). Allocates two (n, n) scratch matrices.
+void md_householder_backward(float *dv, const float *dR, const float *R, const float *v,
+                             int64_t k, int64_t n);
+
+// ---------------------------------------------------------------- optimiser (ops_adamw.c)
+// One AdamW step over n parameters, torch.optim.AdamW semantics (step counts from 1):
+//   p -= lr * weight_decay * p                    (decoupled decay)
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+//   p -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
+void md_adamw_update(float *params, const float *grads, float *m, float *v, int64_t n,
+                     float lr, float beta1, float beta2, float eps, float weight_decay,
+                     int64_t step);
+
 #endif
