@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,6 +240,8 @@ int md_trainer_run(md_trainer *t, int64_t until, md_error *err) {
     if (o->progress >= 0) md_progress_set_tty(&prog, o->progress == 1);
     double t0 = md_now();
     int64_t start = t->step, tokens_per_step = o->accum * o->batch * o->seq_len;
+    const char *kill_env = getenv("MECHDRIFT_TEST_KILL_AT_STEP");
+    int64_t kill_at = kill_env ? strtoll(kill_env, NULL, 10) : 0;
     int rc = 0;
     while (t->step < until) {
         double loss;
@@ -259,6 +262,8 @@ int md_trainer_run(md_trainer *t, int64_t until, md_error *err) {
             prune_checkpoints(o->out_dir, o->keep_checkpoints);
             if (!o->quiet) md_progress_message(&prog, "saved %s", dir);
         }
+        // For the kill-and-resume test of the CLI: a real SIGKILL at a chosen step.
+        if (kill_at > 0 && t->step == kill_at) raise(SIGKILL);
     }
     if (!o->quiet) md_progress_finish(&prog);
     t->wall_seconds += md_now() - t0;

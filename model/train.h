@@ -348,4 +348,34 @@ typedef struct md_model_trainer_ctx {
 int md_train_model_wrap(md_model_trainer_ctx *c, struct md_model *m, int max_B, int max_T,
                         bool bf16, md_error *err);
 void md_train_model_unwrap(md_model_trainer_ctx *c);
+
+// ================================================================ a whole run (train_job.c)
+// What `mechdrift train` and `mechdrift finetune` (and experiment drivers) run: build or
+// load the model, load the tokenizer and data, set the freeze mask, resume if asked,
+// train with progress and checkpoints, write the final folder (model, tokenizer, curves,
+// manifest.json).
+struct md_kv;
+typedef struct md_train_job {
+    const char *run_name;        // "train", "finetune" (manifest)
+    const char *model_dir;       // fine-tuning: the starting HF folder; NULL: pretrain
+    const char *tokenizer_dir;   // tokenizer to use and copy (default: model_dir); may be NULL
+    // pretraining: architecture of the fresh model (vocab_size 0 = the tokenizer's)
+    int arch;                    // md_arch
+    int n_layer, n_head, d_model, d_mlp, n_ctx, vocab_size;
+    uint64_t init_seed;
+    const char *data;            // "PATH[:RATIO],..."
+    const char *out_dir;
+    const char *resume;          // NULL, "auto" (newest checkpoint in out_dir) or a folder
+    const char *train_tensors, *train_heads, *train_neurons;  // NULL = train everything
+    bool bf16;
+    md_train_options opt;
+    int argc;                    // command line, for the manifest
+    char **argv;
+} md_train_job;
+
+void md_train_job_default(md_train_job *j);
+// Reads every training key of a config (see configs/train-*.cfg for the list) into j.
+// Keys absent keep j's values. Unknown keys are left for md_kv_check_unused.
+int md_train_job_from_kv(struct md_kv *kv, md_train_job *j, md_error *err);
+int md_train_job_run(const md_train_job *j, md_error *err);
 #endif

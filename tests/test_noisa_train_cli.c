@@ -1,0 +1,155 @@
+// `mechdrift train` / `finetune` as a user runs them: a run killed with SIGKILL after a
+// checkpoint and resumed with --resume auto writes the same model bytes as an
+// uninterrupted run; a head-only fine-tune leaves every other tensor's bytes unchanged;
+// bad options are errors that name them.
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "tensor/fileio.h"
+#include "tensor/npy.h"
+#include "tensor/safetensors.h"
+#include "tests/support/testutil.h"
+
+static const char *bin(void) {
+    static char path[1024];
+    const char *b = getenv("BIN");
+    snprintf(path, sizeof path, "%s/mechdrift", b && *b ? b : "bin");
+    return path;
+}
+
+// Runs a shell command; returns its exit status, or 128 + signal when killed.
+static int sh(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    if (st == -1) return -1;
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int setup(void **state) {
+    int32_t ids[5000];
+    ids[0] = 0;
+    for (int i = 1; i < 5000; i++) ids[i] = i % 7 ? (ids[i - 1] * 5 + 3) % 64 : i % 64;
+    md_tensor t = md_tensor_1d(MD_I32, ids, 5000);
+    md_error err = {{0}};
+    if (md_npy_save(md_test_path("s.npy"), &t, &err)) return -1;
+    FILE *f = fopen(md_test_path("qa.jsonl"), "w");
+    if (!f) return -1;
+    for (int e = 0; e < 20; e++)
+        fprintf(f, "{\"prompt\": [%d, %d, %d], \"answer\": [%d, %d]}\n", e, e + 1, e + 2, e + 3, e + 4);
+    fclose(f);
+    return 0;
+}
+
+static bool same_file(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    md_error err = {{0}};
+    if (md_read_file(a, 0, &x, &nx, &err)) return false;
+    if (md_read_file(b, 0, &y, &ny, &err)) {
+        free(x);
+        return false;
+    }
+    bool same = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static bool exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void test_kill_and_resume_gives_the_same_bytes(void **state) {
+    const char *s = md_test_path("s.npy");
+    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
+                        bin(), s, md_test_path("a")), 0);
+    // Killed by SIGKILL right after step 6 (checkpoint-4 is the newest on disk).
+    assert_int_equal(sh("MECHDRIFT_TEST_KILL_AT_STEP=6 %s train --config configs/train-tiny.cfg "
+                        "--data %s --out %s 2>/dev/null", bin(), s, md_test_path("b")),
+                     128 + SIGKILL);
+    assert_true(exists(md_test_path("b/checkpoint-4/training_state.safetensors")));
+    assert_false(exists(md_test_path("b/model.safetensors")));
+    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s "
+                        "--resume auto 2>/dev/null", bin(), s, md_test_path("b")), 0);
+    assert_true(same_file(md_test_path("a/model.safetensors"), md_test_path("b/model.safetensors")));
+    assert_true(same_file(md_test_path("a/loss.npy"), md_test_path("b/loss.npy")));
+    assert_true(same_file(md_test_path("a/lr.npy"), md_test_path("b/lr.npy")));
+    assert_true(exists(md_test_path("b/manifest.json")));
+}
+
+static void test_head_finetune_changes_only_that_head(void **state) {
+    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
+                        bin(), md_test_path("s.npy"), md_test_path("base")), 0);
+    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --steps 5 --lr 1e-2 "
+                        "--seq-len 8 --train-heads 1.2 2>/dev/null", bin(), md_test_path("base"),
+                        md_test_path("qa.jsonl"), md_test_path("ft")), 0);
+    md_safetensors a, b;
+    md_error err = {{0}};
+    assert_int_equal(md_safetensors_open(md_test_path("base/model.safetensors"), &a, &err), 0);
+    assert_int_equal(md_safetensors_open(md_test_path("ft/model.safetensors"), &b, &err), 0);
+    assert_int_equal(a.count, b.count);
+    int changed = 0;
+    for (size_t i = 0; i < a.count; i++) {
+        const md_st_entry *x = &a.tensors[i], *y = md_safetensors_find(&b, x->name);
+        assert_non_null(y);
+        assert_int_equal(x->nbytes, y->nbytes);
+        bool same = memcmp(x->data, y->data, x->nbytes) == 0;
+        // GPT-2 names: head 2 of block 1 lives in h.1.attn.c_attn (weight, bias) and
+        // h.1.attn.c_proj.weight; every other tensor must keep its bytes.
+        bool head_tensor = !strcmp(x->name, "transformer.h.1.attn.c_attn.weight") ||
+                           !strcmp(x->name, "transformer.h.1.attn.c_attn.bias") ||
+                           !strcmp(x->name, "transformer.h.1.attn.c_proj.weight");
+        if (!head_tensor) assert_true(same);
+        else changed += !same;
+    }
+    assert_int_equal(changed, 3);
+    md_safetensors_close(&a);
+    md_safetensors_close(&b);
+}
+
+static void test_errors_name_the_problem(void **state) {
+    char out[4096];
+    snprintf(out, sizeof out, "%s", md_test_path("err.txt"));
+    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --seq-len 8 --train-heads 1.9 2>%s", bin(),
+                        md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 1);
+    char *msg;
+    size_t n;
+    md_error err = {{0}};
+    assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
+    if (!strstr(msg, "4 heads")) fail_msg("stderr: %s", msg);
+    free(msg);
+    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --set 'stpes=3' 2>%s", bin(), out), 2);
+    assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
+    assert_non_null(strstr(msg, "stpes"));
+    free(msg);
+    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --lr fast 2>%s", bin(),
+                        md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 2);
+    assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
+    assert_non_null(strstr(msg, "lr"));
+    free(msg);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill_and_resume_gives_the_same_bytes),
+        cmocka_unit_test(test_head_finetune_changes_only_that_head),
+        cmocka_unit_test(test_errors_name_the_problem),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
