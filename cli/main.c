@@ -5,11 +5,13 @@
 #include "cli/cli.h"
 
 extern const md_command md_cmd_isa;
+extern const md_command md_cmd_tokenize;
 extern const md_command md_cmd_train;
 extern const md_command md_cmd_finetune;
 
 static const md_command *const commands[] = {
     &md_cmd_isa,
+    &md_cmd_tokenize,
     &md_cmd_train,
     &md_cmd_finetune,
 };
