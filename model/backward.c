@@ -61,6 +61,18 @@ static void dextra_layout(void *vctx, md_take *t) {
     d->dheads_ln = heads ? md_take_f32(t, N * H * C) : NULL;
 }
 
+size_t md_model_grad_act_bytes(const md_config *cfg, int B, int T) {
+    md_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *cfg;
+    md_arena measure;
+    md_arena_init(&measure, "measure", 0, NULL);
+    md_take t = {&measure, NULL, 0};
+    dact_ctx ctx = {&tmp, B, T};
+    dact_layout(&ctx, &t);
+    return measure.used;
+}
+
 static int prepare_backward(md_model *m, md_error *err) {
     if (!m->acts.layers || m->B == 0)
         return md_errorf(err, "backward: run a forward pass first");

@@ -234,6 +234,21 @@ int md_model_alloc_acts(md_model *m, int B, int T, md_error *err) {
     return 0;
 }
 
+size_t md_model_act_bytes(const md_config *cfg, int B, int T) {
+    md_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *cfg;
+    tmp.acts.layers = calloc((size_t)cfg->n_layer, sizeof *tmp.acts.layers);
+    if (!tmp.acts.layers) return 0;
+    md_arena measure;
+    md_arena_init(&measure, "measure", 0, NULL);
+    md_take t = {&measure, NULL, 0};
+    act_layout_ctx ctx = {&tmp, B, T};
+    act_layout(&ctx, &t);
+    free(tmp.acts.layers);
+    return measure.used;
+}
+
 // ---------------------------------------------------------------- parameter iteration
 static void ref(md_param_ref *refs, int max, int *n, const char *name, float *p, float *g,
                 int ndim, int64_t d0, int64_t d1) {

@@ -192,6 +192,10 @@ typedef struct md_param_ref {
 int md_model_param_refs(md_model *m, md_param_ref *refs, int max);
 
 int64_t md_model_param_count(const md_model *m);
+// Bytes the activation arena (forward) and the backward scratch need for (B, T), without
+// hooks, computed from the config alone.
+size_t md_model_act_bytes(const md_config *cfg, int B, int T);
+size_t md_model_grad_act_bytes(const md_config *cfg, int B, int T);
 // Bytes in each arena (for `mechdrift info`).
 void md_model_print_budget(const md_model *m, FILE *f);
 
