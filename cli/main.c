@@ -8,12 +8,20 @@ extern const md_command md_cmd_isa;
 extern const md_command md_cmd_tokenize;
 extern const md_command md_cmd_train;
 extern const md_command md_cmd_finetune;
+extern const md_command md_cmd_info;
+extern const md_command md_cmd_logits;
+extern const md_command md_cmd_generate;
+extern const md_command md_cmd_cache;
 
 static const md_command *const commands[] = {
     &md_cmd_isa,
     &md_cmd_tokenize,
     &md_cmd_train,
     &md_cmd_finetune,
+    &md_cmd_info,
+    &md_cmd_logits,
+    &md_cmd_generate,
+    &md_cmd_cache,
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 
