@@ -68,6 +68,13 @@ static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+// The block size for splitting `total` into ceil(total / max_block) near-equal blocks,
+// rounded up to `unit`: no ragged last block that repacks a whole operand for a few rows.
+static int64_t balanced(int64_t total, int64_t max_block, int64_t unit) {
+    int64_t blocks = (total + max_block - 1) / max_block;
+    return round_up((total + blocks - 1) / blocks, unit);
+}
+
 static md_gemm_blocking blocking_of(kernel_id id) {
     const md_gemm_kernel *k = kernel_set(id);
     blocking_entry d = default_blocking[id], o = override_blocking[id];
@@ -81,7 +88,14 @@ static md_gemm_blocking blocking_of(kernel_id id) {
 
 md_gemm_blocking md_gemm_get_blocking(bool bf16) { return blocking_of(kernel_for(bf16)); }
 
-const char *md_gemm_kernel_name(bool bf16) { return kernel_set(kernel_for(bf16))->name; }
+const char *md_gemm_kernel_name(bool bf16) {
+#ifdef MD_GEMM_BLIS
+    (void)bf16;
+    return md_gemm_blis_name();
+#else
+    return kernel_set(kernel_for(bf16))->name;
+#endif
+}
 
 int md_gemm_set_blocking(bool bf16, int kc, int mc, int nc, md_error *err) {
     if (kc < 0 || mc < 0 || nc < 0 || kc > (1 << 16) || mc > (1 << 20) || nc > (1 << 20))
@@ -169,8 +183,9 @@ static void macro_tiles(const gemm_problem *p, const packed_plan *pl, const char
     size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
     size_t b_sliver = (size_t)(NR * steps * kern->kpack) * (size_t)kern->elem_size;
     float beta = pc == 0 ? p->beta : 1.0f;  // later K blocks accumulate into C
-    for (int64_t jc = j0; jc < j1; jc += pl->bl.nc) {
-        int64_t ncur = min64(pl->bl.nc, j1 - jc);
+    int64_t nc = balanced(j1 - j0, pl->bl.nc, NR);
+    for (int64_t jc = j0; jc < j1; jc += nc) {
+        int64_t ncur = min64(nc, j1 - jc);
         kern->pack_b(&p->b, pc, kcur, jc, ncur, bp);
         for (int64_t ir = 0; ir < mcur; ir += MR) {
             const char *as = ap + (size_t)(ir / MR) * a_sliver;
@@ -193,8 +208,9 @@ static void packed_columns(const gemm_problem *p, const packed_plan *pl, char *a
     int64_t j0 = s0 * NR, j1 = min64(p->n, s1 * NR);
     char *bp = buf_reserve(&tl_b, pl->b_bytes);
     int it = 0;
-    for (int64_t ic = 0; ic < p->m; ic += pl->bl.mc) {
-        int64_t mcur = min64(pl->bl.mc, p->m - ic);
+    int64_t mc = balanced(p->m, pl->bl.mc, MR);
+    for (int64_t ic = 0; ic < p->m; ic += mc) {
+        int64_t mcur = min64(mc, p->m - ic);
         for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc, it++) {
             int64_t kcur = min64(pl->bl.kc, p->k - pc);
             int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
@@ -221,8 +237,9 @@ static void packed_rows(const gemm_problem *p, const packed_plan *pl, int t, int
     int64_t r0 = s0 * MR, r1 = min64(p->m, s1 * MR);
     char *ap = buf_reserve(&tl_a[0], pl->a_bytes);
     char *bp = buf_reserve(&tl_b, pl->b_bytes);
-    for (int64_t ic = r0; ic < r1; ic += pl->bl.mc) {
-        int64_t mcur = min64(pl->bl.mc, r1 - ic);
+    int64_t mc = balanced(r1 - r0, pl->bl.mc, MR);
+    for (int64_t ic = r0; ic < r1; ic += mc) {
+        int64_t mcur = min64(mc, r1 - ic);
         for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc) {
             int64_t kcur = min64(pl->bl.kc, p->k - pc);
             pl->kern->pack_a(&p->a, ic, mcur, pc, kcur, ap);
@@ -243,6 +260,8 @@ static int threads_for(const gemm_problem *p, int64_t units) {
 static void run_packed(const gemm_problem *p, kernel_id id) {
     packed_plan pl = {.kern = kernel_set(id), .bl = blocking_of(id)};
     const int MR = pl.kern->mr, NR = pl.kern->nr;
+    // K blocks depend on K and KC only (never on threads): the summation order is fixed.
+    pl.bl.kc = (int)balanced(p->k, pl.bl.kc, pl.kern->kpack);
     int64_t kcap = round_up(min64(pl.bl.kc, p->k), pl.kern->kpack);
     pl.kcp = kcap / pl.kern->kpack;
     pl.a_bytes = (size_t)(round_up(min64(pl.bl.mc, p->m), MR) * kcap) * (size_t)pl.kern->elem_size;
@@ -324,6 +343,11 @@ static void gemm(const gemm_problem *p, bool bf16) {
         scale_c(p);
         return;
     }
+#ifdef MD_GEMM_BLIS
+    (void)bf16;
+    md_gemm_blis(&p->a, &p->b, p->c, p->ldc, p->m, p->n, p->k, p->alpha, p->beta);
+    return;
+#endif
     kernel_id id = kernel_for(bf16);
     bool in_place_ok = p->a.src == MD_GEMM_SRC_F32 && p->b.src == MD_GEMM_SRC_F32 &&
                        kernel_set(id)->ukernel_strided != NULL;

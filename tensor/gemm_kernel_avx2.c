@@ -62,33 +62,98 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float be
         c##i##1 = _mm256_fmadd_ps(ai_, b1, c##i##1);        \
     } while (0)
 
-#define PACKED_STEP(kk)                                              \
-    do {                                                             \
-        __m256 b0 = _mm256_load_ps(b + (kk) * NR);                   \
-        __m256 b1 = _mm256_load_ps(b + (kk) * NR + 8);               \
-        FMA_ROW(0, a + (kk) * MR + 0);                               \
-        FMA_ROW(1, a + (kk) * MR + 1);                               \
-        FMA_ROW(2, a + (kk) * MR + 2);                               \
-        FMA_ROW(3, a + (kk) * MR + 3);                               \
-        FMA_ROW(4, a + (kk) * MR + 4);                               \
-        FMA_ROW(5, a + (kk) * MR + 5);                               \
-    } while (0)
+// One k step of the packed kernel in assembly: gcc keeps 12 accumulators plus operands
+// in 16 registers only with spills, so the loop is written out. ymm4..ymm15 hold the
+// tile (row i in ymm(4+2i), ymm(5+2i)), ymm0/1 the B vectors, ymm2/3 alternate as the
+// broadcast A values so consecutive rows do not wait on one register.
+#define AVX2_STEP(u)                                           \
+    "vmovaps 64*" #u "(%[b]), %%ymm0\n\t"                      \
+    "vmovaps 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
+    "vbroadcastss 24*" #u "+0(%[a]), %%ymm2\n\t"               \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"                   \
+    "vbroadcastss 24*" #u "+4(%[a]), %%ymm3\n\t"               \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"                   \
+    "vbroadcastss 24*" #u "+8(%[a]), %%ymm2\n\t"               \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"                   \
+    "vbroadcastss 24*" #u "+12(%[a]), %%ymm3\n\t"              \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"                  \
+    "vbroadcastss 24*" #u "+16(%[a]), %%ymm2\n\t"              \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"                  \
+    "vbroadcastss 24*" #u "+20(%[a]), %%ymm3\n\t"              \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
+
+// acc (MR, NR) = A sliver (kc, MR) x B sliver (kc, NR); acc 32-byte aligned.
+static void tile_product(int64_t kc, const float *a, const float *b, float *acc) {
+    int64_t k4 = kc / 4, kr = kc % 4;
+    __asm__ volatile(
+        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
+        "vmovaps %%ymm4, %%ymm5\n\t"
+        "vmovaps %%ymm4, %%ymm6\n\t"
+        "vmovaps %%ymm4, %%ymm7\n\t"
+        "vmovaps %%ymm4, %%ymm8\n\t"
+        "vmovaps %%ymm4, %%ymm9\n\t"
+        "vmovaps %%ymm4, %%ymm10\n\t"
+        "vmovaps %%ymm4, %%ymm11\n\t"
+        "vmovaps %%ymm4, %%ymm12\n\t"
+        "vmovaps %%ymm4, %%ymm13\n\t"
+        "vmovaps %%ymm4, %%ymm14\n\t"
+        "vmovaps %%ymm4, %%ymm15\n\t"
+        "test %[k4], %[k4]\n\t"
+        "jz 2f\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        AVX2_STEP(0) AVX2_STEP(1) AVX2_STEP(2) AVX2_STEP(3)
+        "add $96, %[a]\n\t"
+        "add $256, %[b]\n\t"
+        "dec %[k4]\n\t"
+        "jnz 1b\n"
+        "2:\n\t"
+        "test %[kr], %[kr]\n\t"
+        "jz 4f\n"
+        "3:\n\t"
+        AVX2_STEP(0)
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[kr]\n\t"
+        "jnz 3b\n"
+        "4:\n\t"
+        "vmovaps %%ymm4, 0(%[acc])\n\t"
+        "vmovaps %%ymm5, 32(%[acc])\n\t"
+        "vmovaps %%ymm6, 64(%[acc])\n\t"
+        "vmovaps %%ymm7, 96(%[acc])\n\t"
+        "vmovaps %%ymm8, 128(%[acc])\n\t"
+        "vmovaps %%ymm9, 160(%[acc])\n\t"
+        "vmovaps %%ymm10, 192(%[acc])\n\t"
+        "vmovaps %%ymm11, 224(%[acc])\n\t"
+        "vmovaps %%ymm12, 256(%[acc])\n\t"
+        "vmovaps %%ymm13, 288(%[acc])\n\t"
+        "vmovaps %%ymm14, 320(%[acc])\n\t"
+        "vmovaps %%ymm15, 352(%[acc])\n\t"
+        : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
+        : [acc] "r"(acc)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
 
 static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_t ldc,
                     float alpha, float beta, int m, int n) {
-    const float *a = av;  // (kc, MR) packed sliver
-    const float *b = bv;  // (kc, NR) packed sliver, 64-byte aligned
-    ZERO_ACC;
-    for (int i = 0; i < m; i++) _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    int64_t k = 0;
-    for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * NR) {
-        PACKED_STEP(0);
-        PACKED_STEP(1);
-        PACKED_STEP(2);
-        PACKED_STEP(3);
+    for (int i = 0; i < m; i++) {  // a row of 16 floats may straddle two lines
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
-    for (; k < kc; k++, a += MR, b += NR) PACKED_STEP(0);
-    STORE_TILE;
+    _Alignas(32) float acc[MR * NR];
+    tile_product(kc, av, bv, acc);
+    __m256 va = _mm256_set1_ps(alpha);
+    __m256i m0 = lanes_below(n < 8 ? n : 8), m1 = lanes_below(n > 8 ? n - 8 : 0);
+    for (int i = 0; i < m; i++)
+        store_row(c + i * ldc, _mm256_load_ps(acc + i * NR), _mm256_load_ps(acc + i * NR + 8),
+                  va, beta, n, m0, m1);
 }
 
 static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa,
@@ -188,21 +253,25 @@ static inline __attribute__((always_inline)) void pack_a_rows(const md_gemm_oper
         }
     }
     if (k < kc) {  // the last kc % 8 steps, portable
-        md_gemm_operand sub = *a;
-        md_gp_pack_a_f32(&sub, r, MR, k0 + k, kc - k, dst + k * MR, MR);
-        // md_gp_pack_a_f32 wrote a (kc - k) x MR sliver right where it belongs.
+        // The rest of the sliver is itself a (kc - k) x MR sliver, starting at step k.
+        md_gp_pack_a_f32(a, r, MR, k0 + k, kc - k, dst + k * MR, MR);
     }
 }
 
-// op(B) as stored (cs == 1), one full sliver: 16 contiguous values per k.
+// op(B) as stored (cs == 1), `count` full slivers: each row of B is read once, left to
+// right, and its 16-value pieces go to the slivers (sequential reads of a strided source
+// matter more than sequential writes into the packed block, which sits in L2).
 static inline __attribute__((always_inline)) void pack_b_rows(const md_gemm_operand *b,
                                                               int64_t k0, int64_t kc,
-                                                              int64_t col, float *dst,
-                                                              md_gemm_src src) {
+                                                              int64_t col, int64_t count,
+                                                              float *dst, md_gemm_src src) {
     for (int64_t k = 0; k < kc; k++) {
         int64_t off = (k0 + k) * b->rs + col;
-        _mm256_store_ps(dst + k * NR, load8(b->base, off, src));
-        _mm256_store_ps(dst + k * NR + 8, load8(b->base, off + 8, src));
+        float *d = dst + k * NR;
+        for (int64_t s = 0; s < count; s++, off += NR, d += NR * kc) {
+            _mm256_store_ps(d, load8(b->base, off, src));
+            _mm256_store_ps(d + 8, load8(b->base, off + 8, src));
+        }
     }
 }
 
@@ -247,12 +316,13 @@ static void pack_b(const md_gemm_operand *b, int64_t k0, int64_t kc, int64_t c0,
     float *dst = dstv;
     md_gemm_src src = b->src;
     int64_t full = cols / NR * NR;
-    for (int64_t s = 0; s < full; s += NR, dst += NR * kc) {
-        if (b->cs == 1)
-            DISPATCH_SRC(pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32),
-                         pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_BF16),
-                         pack_b_rows(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32_TO_BF16));
-        else
+    if (b->cs == 1) {
+        DISPATCH_SRC(pack_b_rows(b, k0, kc, c0, full / NR, dst, MD_GEMM_SRC_F32),
+                     pack_b_rows(b, k0, kc, c0, full / NR, dst, MD_GEMM_SRC_BF16),
+                     pack_b_rows(b, k0, kc, c0, full / NR, dst, MD_GEMM_SRC_F32_TO_BF16));
+        dst += full * kc;
+    } else {
+        for (int64_t s = 0; s < full; s += NR, dst += NR * kc)
             DISPATCH_SRC(pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32),
                          pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_BF16),
                          pack_b_cols(b, k0, kc, c0 + s, dst, MD_GEMM_SRC_F32_TO_BF16));

@@ -73,4 +73,11 @@ extern const md_gemm_kernel md_gemm_kernel_f32_avx512;
 extern const md_gemm_kernel md_gemm_kernel_bf16_avx512bf16;
 #endif
 
+#ifdef MD_GEMM_BLIS
+// tensor/gemm_blis.c: the BLAS=blis route (C = alpha op(A) op(B) + beta C via BLIS).
+const char *md_gemm_blis_name(void);
+void md_gemm_blis(const md_gemm_operand *a, const md_gemm_operand *b, float *c, int64_t ldc,
+                  int64_t m, int64_t n, int64_t k, float alpha, float beta);
+#endif
+
 #endif

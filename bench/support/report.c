@@ -25,11 +25,18 @@ void md_bench_add(md_bench_report *r, const char *case_name, const char *impl, i
         }
     }
     md_bench_record *rec = &r->records[r->count++];
+    memset(rec, 0, sizeof *rec);
     snprintf(rec->case_name, sizeof rec->case_name, "%s", case_name);
     snprintf(rec->impl, sizeof rec->impl, "%s", impl);
     rec->threads = threads;
     rec->value = value;
     snprintf(rec->unit, sizeof rec->unit, "%s", unit);
+}
+
+void md_bench_add_note(md_bench_report *r, const char *case_name, const char *impl, int threads,
+                       const char *note) {
+    md_bench_add(r, case_name, impl, threads, 0.0, "");
+    snprintf(r->records[r->count - 1].note, sizeof r->records[0].note, "%s", note);
 }
 
 const char *md_git_revision(void) {
@@ -88,8 +95,13 @@ int md_bench_write(const md_bench_report *r, const char *path, md_error *err) {
         md_jw_key(&w, "case"), md_jw_string(&w, rec->case_name);
         md_jw_key(&w, "impl"), md_jw_string(&w, rec->impl);
         md_jw_key(&w, "threads"), md_jw_int(&w, rec->threads);
-        md_jw_key(&w, "value"), md_jw_number(&w, rec->value);
-        md_jw_key(&w, "unit"), md_jw_string(&w, rec->unit);
+        if (rec->note[0]) {
+            md_jw_key(&w, "value"), md_jw_null(&w);
+            md_jw_key(&w, "note"), md_jw_string(&w, rec->note);
+        } else {
+            md_jw_key(&w, "value"), md_jw_number(&w, rec->value);
+            md_jw_key(&w, "unit"), md_jw_string(&w, rec->unit);
+        }
         md_jw_object_end(&w);
     }
     md_jw_array_end(&w);
@@ -100,8 +112,12 @@ int md_bench_write(const md_bench_report *r, const char *path, md_error *err) {
     printf("%-44s %-18s %7s %14s  %s\n", "case", "impl", "threads", "value", "unit");
     for (size_t i = 0; i < r->count; i++) {
         const md_bench_record *rec = &r->records[i];
-        printf("%-44s %-18s %7d %14.4g  %s\n", rec->case_name, rec->impl, rec->threads,
-               rec->value, rec->unit);
+        if (rec->note[0])
+            printf("%-44s %-18s %7d %14s  %s\n", rec->case_name, rec->impl, rec->threads, "n/a",
+                   rec->note);
+        else
+            printf("%-44s %-18s %7d %14.4g  %s\n", rec->case_name, rec->impl, rec->threads,
+                   rec->value, rec->unit);
     }
     printf("wrote %s\n", path);
     return 0;

@@ -15,6 +15,7 @@ typedef struct md_bench_record {
     int threads;
     double value;
     char unit[24];
+    char note[96];  // non-empty: no value (e.g. a peer library missing on this machine)
 } md_bench_record;
 
 typedef struct md_bench_report {
@@ -26,6 +27,9 @@ typedef struct md_bench_report {
 void md_bench_init(md_bench_report *r, const char *name);
 void md_bench_add(md_bench_report *r, const char *case_name, const char *impl, int threads,
                   double value, const char *unit);
+// A record without a value, saying why (written as "value": null plus "note").
+void md_bench_add_note(md_bench_report *r, const char *case_name, const char *impl, int threads,
+                       const char *note);
 // Writes the JSON file and prints the table to stdout.
 int md_bench_write(const md_bench_report *r, const char *path, md_error *err);
 void md_bench_free(md_bench_report *r);
