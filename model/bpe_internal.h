@@ -173,8 +173,9 @@ int md_bpe_add_added(md_tokenizer *t, const md_bpe_added *a, md_error *err);
 // short ones; force_algo 1 = always rescan, 2 = always heap, 0 = by length.
 size_t md_bpe_merge_word(md_tokenizer *t, int32_t *sym, size_t n, int force_algo);
 
-// NFC normalization (model/bpe_nfc.c). Returns a malloc'd string, or NULL when the input
-// is already in NFC (the common case, detected quickly). *out_len receives the length.
+// NFC normalization (model/bpe_nfc.c). Returns a malloc'd string (*out_len its length),
+// or NULL when the input is already in NFC (the common case, detected without copying)
+// or when out of memory (the text is then used as it is).
 char *md_bpe_nfc(const char *s, size_t n, size_t *out_len);
 
 #endif

@@ -60,20 +60,6 @@ static uint32_t compose(uint32_t a, uint32_t b) {
     return 0;
 }
 
-static bool already_nfc(const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        if (s[i] < 0xCC) {  // ASCII, continuation bytes, and lead bytes of U+0080..U+02FF
-            i++;
-            continue;
-        }
-        int len;
-        uint32_t cp = md_bpe_utf8_decode(s + i, n - i, &len);
-        if (cp != MD_BPE_INVALID && range_value(md_nfc_unsafe, md_nfc_nunsafe, cp)) return false;
-        i += (size_t)len;
-    }
-    return true;
-}
-
 static size_t put_utf8(uint8_t *o, uint32_t cp) {
     if (cp & RAW_BYTE) {
         o[0] = (uint8_t)cp;
@@ -101,17 +87,41 @@ static size_t put_utf8(uint8_t *o, uint32_t cp) {
     return 4;
 }
 
-char *md_bpe_nfc(const char *text, size_t n, size_t *out_len) {
-    const uint8_t *s = (const uint8_t *)text;
-    if (already_nfc(s, n)) return NULL;
+typedef struct scratch {
+    uint32_t *cp;  // (cap) code points
+    uint8_t *cls;  // (cap) their combining classes
+    size_t cap;
+    uint8_t *out;  // (out_cap) the result so far
+    size_t out_len, out_cap;
+} scratch;
+
+static bool out_reserve(scratch *w, size_t extra) {
+    if (w->out_len + extra <= w->out_cap) return true;
+    size_t cap = w->out_cap ? w->out_cap : 256;
+    while (cap < w->out_len + extra) cap *= 2;
+    uint8_t *o = realloc(w->out, cap + 1);
+    if (!o) return false;
+    w->out = o;
+    w->out_cap = cap;
+    return true;
+}
+
+// Normalizes s[0..n) (a region that starts with a starter or at the text start and
+// ends before a character that nothing before it can affect) and appends the result.
+static bool nfc_region(const uint8_t *s, size_t n, scratch *w) {
     // A code point decomposes into at most 4, and takes at least one byte.
-    uint32_t *cp = malloc((4 * n + 1) * sizeof *cp);
-    uint8_t *cls = malloc(4 * n + 1);
-    if (!cp || !cls) {
-        free(cp);
-        free(cls);
-        return NULL;  // out of memory: leave the text as it is
+    if (4 * n + 1 > w->cap) {
+        size_t cap = 4 * n + 1;
+        uint32_t *cp = realloc(w->cp, cap * sizeof *cp);
+        if (!cp) return false;
+        w->cp = cp;
+        uint8_t *cls = realloc(w->cls, cap);
+        if (!cls) return false;
+        w->cls = cls;
+        w->cap = cap;
     }
+    uint32_t *cp = w->cp;
+    uint8_t *cls = w->cls;
     // 1. Full canonical decomposition.
     size_t m = 0;
     for (size_t i = 0; i < n;) {
@@ -151,37 +161,89 @@ char *md_bpe_nfc(const char *text, size_t n, size_t *out_len) {
     }
     // 3. Canonical composition: a character joins the last starter unless blocked by a
     // character in between of class 0 or of a class >= its own.
-    size_t w = 0;
+    size_t kept = 0;
     if (m > 0) {
         size_t starter = 0;
         int last = cls[0] ? 256 : 0;  // a leading non-starter composes with nothing
-        w = 1;
+        kept = 1;
         for (size_t i = 1; i < m; i++) {
             uint32_t c = cp[i];
             int k = cls[i];
-            uint32_t comp = last < k || last == 0 ? compose(cp[starter], c) : 0;
-            if (comp && (last < k || (last == 0 && w == starter + 1))) {
+            uint32_t comp = last < k || (last == 0 && kept == starter + 1) ? compose(cp[starter], c) : 0;
+            if (comp) {
                 cp[starter] = comp;
                 continue;
             }
-            if (k == 0) starter = w;
+            if (k == 0) starter = kept;
             last = k;
-            cp[w] = c;
-            cls[w] = (uint8_t)k;
-            w++;
+            cp[kept] = c;
+            cls[kept] = (uint8_t)k;
+            kept++;
         }
     }
-    uint8_t *out = malloc(4 * w + 1);
-    if (!out) {
-        free(cp);
-        free(cls);
+    if (!out_reserve(w, 4 * kept)) return false;
+    for (size_t i = 0; i < kept; i++) w->out_len += put_utf8(w->out + w->out_len, cp[i]);
+    return true;
+}
+
+// Whether the character at s[i] is unsafe; *len receives its length in bytes.
+static bool unsafe_at(const uint8_t *s, size_t n, size_t i, int *len) {
+    if (s[i] < 0x80) {
+        *len = 1;
+        return false;
+    }
+    uint32_t cp = md_bpe_utf8_decode(s + i, n - i, len);
+    return cp != MD_BPE_INVALID && cp >= 0x300 && range_value(md_nfc_unsafe, md_nfc_nunsafe, cp);
+}
+
+// Text is cut into regions at "safe" characters (combining class 0 and NFC_Quick_Check
+// Yes): nothing before such a character interacts with anything from it on. Only the
+// regions made of a safe character (or the text start) and the unsafe characters after
+// it are normalized; everything else is copied, so memory stays proportional to the
+// text and most text is never copied at all.
+char *md_bpe_nfc(const char *text, size_t n, size_t *out_len) {
+    const uint8_t *s = (const uint8_t *)text;
+    scratch w = {0};
+    size_t copied = 0;      // s[0..copied) is in w.out
+    size_t last_safe = 0;   // start of the last safe character seen (or 0)
+    bool any = false;
+    for (size_t i = 0; i < n;) {
+        int len;
+        if (!unsafe_at(s, n, i, &len)) {
+            last_safe = i;
+            i += (size_t)len;
+            continue;
+        }
+        // A region: from the last safe character to the next safe one.
+        size_t end = i + (size_t)len;
+        while (end < n && unsafe_at(s, n, end, &len)) end += (size_t)len;
+        if (!any) {
+            if (!out_reserve(&w, n + n / 8 + 16)) goto oom;
+            any = true;
+        }
+        size_t start = last_safe >= copied ? last_safe : copied;  // always last_safe
+        if (!out_reserve(&w, start - copied)) goto oom;
+        memcpy(w.out + w.out_len, s + copied, start - copied);
+        w.out_len += start - copied;
+        if (!nfc_region(s + start, end - start, &w)) goto oom;
+        copied = end;
+        i = end;
+    }
+    free(w.cp);
+    free(w.cls);
+    if (!any) return NULL;
+    if (!out_reserve(&w, n - copied)) {
+        free(w.out);
         return NULL;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < w; i++) o += put_utf8(out + o, cp[i]);
-    out[o] = 0;
-    free(cp);
-    free(cls);
-    *out_len = o;
-    return (char *)out;
+    memcpy(w.out + w.out_len, s + copied, n - copied);
+    w.out_len += n - copied;
+    w.out[w.out_len] = 0;
+    *out_len = w.out_len;
+    return (char *)w.out;
+oom:  // leave the text as it is
+    free(w.cp);
+    free(w.cls);
+    free(w.out);
+    return NULL;
 }

@@ -483,26 +483,40 @@ typedef struct added_match {
     int k;              // index into t->added, -1 none
 } added_match;
 
+#define NOT_SEARCHED SIZE_MAX
+#define NOT_FOUND (SIZE_MAX - 1)
+
+// Where token k next occurs at or after pos (a usable occurrence: single_word tokens
+// skip occurrences inside words). next[k] caches the answer across calls, which come
+// with increasing pos, so each token's occurrences are scanned once per text.
+static size_t next_occurrence(const md_tokenizer *t, const uint8_t *s, size_t n, size_t pos,
+                              int k, size_t *next) {
+    if (next[k] != NOT_SEARCHED && (next[k] == NOT_FOUND || next[k] >= pos)) return next[k];
+    const md_bpe_added *a = &t->added[k];
+    for (size_t from = pos; from + a->len <= n;) {
+        const uint8_t *hit = memmem(s + from, n - from, a->content, a->len);
+        if (!hit) break;
+        size_t st = (size_t)(hit - s), en = st + a->len;
+        if (a->single_word && ((st > 0 && word_char_at(s, n, char_start_before(s, st))) ||
+                               (en < n && word_char_at(s, n, en)))) {
+            from = st + 1;
+            continue;
+        }
+        return next[k] = st;
+    }
+    return next[k] = NOT_FOUND;
+}
+
 // The leftmost-longest match at or after pos among the tokens selected by `use`.
 static added_match find_added(const md_tokenizer *t, const uint8_t *s, size_t n, size_t pos,
-                              const bool *use) {
+                              const bool *use, size_t *next) {
     added_match best = {SIZE_MAX, 0, -1};
     for (int k = 0; k < t->n_added; k++) {
         if (!use[k]) continue;
-        const md_bpe_added *a = &t->added[k];
-        for (size_t from = pos; from + a->len <= n;) {
-            const uint8_t *hit = memmem(s + from, n - from, a->content, a->len);
-            if (!hit) break;
-            size_t st = (size_t)(hit - s), en = st + a->len;
-            if (st > best.start) break;
-            if (a->single_word && ((st > 0 && word_char_at(s, n, char_start_before(s, st))) ||
-                                   (en < n && word_char_at(s, n, en)))) {
-                from = st + 1;
-                continue;
-            }
-            if (st < best.start || en > best.end) best = (added_match){st, en, k};
-            break;
-        }
+        size_t st = next_occurrence(t, s, n, pos, k, next);
+        if (st == NOT_FOUND) continue;
+        size_t en = st + t->added[k].len;
+        if (st < best.start || (st == best.start && en > best.end)) best = (added_match){st, en, k};
     }
     if (best.k < 0) return best;
     const md_bpe_added *a = &t->added[best.k];
@@ -522,17 +536,24 @@ static int encode_split(md_tokenizer *t, const char *s, size_t n, const bool *us
                         int (*rest)(md_tokenizer *, const char *, size_t, const bool *,
                                     md_token_ids *, md_error *),
                         const bool *rest_use, md_token_ids *out, md_error *err) {
+    size_t *next = malloc((size_t)t->n_added * sizeof *next);
+    if (!next) return oom(t, err);
+    for (int k = 0; k < t->n_added; k++) next[k] = NOT_SEARCHED;
     size_t pos = 0;
-    while (pos < n) {
-        added_match m = find_added(t, (const uint8_t *)s, n, pos, use);
+    int rc = 0;
+    while (pos < n && rc == 0) {
+        added_match m = find_added(t, (const uint8_t *)s, n, pos, use, next);
         size_t gap_end = m.k < 0 ? n : m.start;
-        if (gap_end > pos && rest(t, s + pos, gap_end - pos, rest_use, out, err)) return -1;
-        if (m.k < 0) break;
-        if (ids_reserve(out, 1)) return oom(t, err);
-        out->ids[out->n++] = t->added[m.k].id;
-        pos = m.end;
+        if (gap_end > pos && rest(t, s + pos, gap_end - pos, rest_use, out, err)) rc = -1;
+        else if (m.k < 0) break;
+        else if (ids_reserve(out, 1)) rc = oom(t, err);
+        else {
+            out->ids[out->n++] = t->added[m.k].id;
+            pos = m.end;
+        }
     }
-    return 0;
+    free(next);
+    return rc;
 }
 
 static int phase_plain(md_tokenizer *t, const char *s, size_t n, const bool *use,

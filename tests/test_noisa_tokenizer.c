@@ -411,6 +411,13 @@ static void test_nfc_matches_python(void **state) {
         q = f + 1;
     }
     assert_true(changed > lines / 2);  // the pool really exercised normalization
+    // The whole text at once (regions between safe characters are independent).
+    size_t gl;
+    char *all = md_bpe_nfc(buf, n, &gl);
+    assert_non_null(all);
+    assert_int_equal(gl, wl);
+    assert_memory_equal(all, want, wl);
+    free(all);
     // Text without unsafe characters is recognized as NFC without copying.
     size_t ol;
     assert_null(md_bpe_nfc("plain ASCII and caf\xC3\xA9", 21, &ol));
