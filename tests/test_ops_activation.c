@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/isa.h"
 #include "tensor/ops.h"
 #include "tensor/threads.h"
 #include "tests/support/gradcheck.h"
@@ -110,11 +111,41 @@ static void test_activation_deterministic(void **state) {
     free(x); free(r);
 }
 
+// Every SIMD path against the portable loops (vectorised exp/tanh: a few float ulps).
+static void test_activation_isa_paths(void **state) {
+    (void)state;
+    const md_isa orig = md_isa_active(), best = md_isa_best();
+    const int64_t n = 4099, C = 37;  // odd sizes: vector tails everywhere
+    float *x = md_gc_rand(n, 1), *r = md_gc_rand(n, 2);
+    for (int64_t i = 0; i < n; i++) x[i] *= 12.0f;  // both tails of tanh and exp
+    x[0] = 0.0f; x[1] = -100.0f; x[2] = 100.0f; x[3] = 1e-8f;
+    float *res[MD_ISA_COUNT][3];
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(md_isa_force((md_isa)isa, NULL), 0);
+        for (int k = 0; k < 3; k++) res[isa][k] = md_gc_zeros(n);
+        md_gelu_tanh_forward(res[isa][0], x, n);
+        md_gelu_tanh_backward(res[isa][1], x, r, n);
+        md_softmax_forward(res[isa][2], x, n / C, C);
+    }
+    assert_int_equal(md_isa_force(orig, NULL), 0);
+    for (int isa = 1; isa <= (int)best; isa++) {
+        assert_true(md_test_max_rel_err(res[isa][0], res[0][0], n) <= 1e-6);
+        // gelu' = 0.5 (1 + tanh u) + ...: for x < -5, 1 + tanh u cancels to ~1e-6 in
+        // both paths, so their absolute difference is of that size
+        assert_true(md_test_max_rel_err(res[isa][1], res[0][1], n) <= 4e-6);
+        assert_true(md_test_max_rel_err(res[isa][2], res[0][2], n / C * C) <= 1e-6);
+    }
+    for (int isa = 0; isa <= (int)best; isa++)
+        for (int k = 0; k < 3; k++) free(res[isa][k]);
+    free(x); free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gelu),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_activation_deterministic),
+        cmocka_unit_test(test_activation_isa_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
