@@ -15,6 +15,23 @@
 //
 // Invalid UTF-8 in the text is fine: each invalid byte is one "other" character for the
 // regex and is encoded by its byte token, so decode(encode(x)) == x for any bytes x.
+//
+// Unicode versions. \p{L}, \p{N} and \s are generated from node's own regex engine
+// (Unicode 17.0 / ICU 78 here; tools/gen_bpe_unicode_tables.js), so they are exactly the
+// classes of gpt-3-encoder's regex. Python 3.11's unicodedata (Unicode 14.0) agrees on
+// every code point assigned in 14.0; the two differ only on ~14k code points assigned
+// since then (new letters and digits), which older engines (an older node, the Python
+// `regex` of GPT-2's encoder.py, Hugging Face's onig) treat as "other". The parity text
+// uses Unicode 14 characters only, so the test holds with any node of Unicode >= 14.
+// NFC data comes from Python's unicodedata 14.0 (tools/gen_bpe_nfc_tables.py).
+//
+// tokenizer.json semantics follow Hugging Face tokenizers: added tokens are cut out of
+// the text before pre-tokenization, leftmost-longest (normalized=false ones on the raw
+// text, then normalized=true ones on the NFC text), with lstrip/rstrip/single_word;
+// add_prefix_space is applied to each piece between added tokens. The post_processor is
+// ignored: encode never adds BOS/EOS ids. Known small differences: lstrip/rstrip use the
+// regex's whitespace class and single_word counts letters, numbers and '_' as word
+// characters (Rust's char::is_whitespace / is_alphanumeric differ on a few code points).
 #ifndef MD_TOKENIZER_H
 #define MD_TOKENIZER_H
 

@@ -600,8 +600,8 @@ static void test_train_save_load_roundtrip(void **state) {
     md_tokenizer_free(t2);
     const char *names[] = {"vocab.json", "merges.txt"};
     for (int i = 0; i < 2; i++) {
-        char p1[PATH_MAX + 32], p2[PATH_MAX + 32], *d1, *d2;
-        size_t l1, l2;
+        char p1[PATH_MAX + 32], p2[PATH_MAX + 32], *d1 = NULL, *d2 = NULL;
+        size_t l1 = 0, l2 = 0;
         snprintf(p1, sizeof p1, "%s/%s", trained_dir, names[i]);
         snprintf(p2, sizeof p2, "%s/%s", dir2, names[i]);
         if (md_read_file(p1, 0, &d1, &l1, &err) || md_read_file(p2, 0, &d2, &l2, &err))
