@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 extern const md_command md_cmd_isa;
+extern const md_command md_cmd_data;
 extern const md_command md_cmd_tokenize;
 extern const md_command md_cmd_train;
 extern const md_command md_cmd_finetune;
@@ -15,6 +16,7 @@ extern const md_command md_cmd_cache;
 
 static const md_command *const commands[] = {
     &md_cmd_isa,
+    &md_cmd_data,
     &md_cmd_tokenize,
     &md_cmd_train,
     &md_cmd_finetune,
