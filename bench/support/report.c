@@ -8,6 +8,7 @@
 #include "tensor/fileio.h"
 #include "tensor/isa.h"
 #include "tensor/json.h"
+#include "tensor/manifest.h"
 
 void md_bench_init(md_bench_report *r, const char *name) {
     memset(r, 0, sizeof *r);
@@ -39,25 +40,6 @@ void md_bench_add_note(md_bench_report *r, const char *case_name, const char *im
     snprintf(r->records[r->count - 1].note, sizeof r->records[0].note, "%s", note);
 }
 
-const char *md_git_revision(void) {
-    static char rev[64];
-    if (rev[0]) return rev;
-    snprintf(rev, sizeof rev, "unknown");
-    FILE *p = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
-    if (p) {
-        if (fgets(rev, sizeof rev, p)) rev[strcspn(rev, "\n")] = '\0';
-        if (pclose(p) != 0 || !rev[0]) snprintf(rev, sizeof rev, "unknown");
-    }
-    FILE *d = popen("git status --porcelain --untracked-files=no 2>/dev/null | head -1", "r");
-    if (d) {
-        char line[8];
-        if (fgets(line, sizeof line, d) && strcmp(rev, "unknown") != 0)
-            strncat(rev, "-dirty", sizeof rev - strlen(rev) - 1);
-        pclose(d);
-    }
-    return rev;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -85,7 +67,7 @@ int md_bench_write(const md_bench_report *r, const char *path, md_error *err) {
     md_jw_key(&w, "benchmark"), md_jw_string(&w, r->name);
     md_jw_key(&w, "cpu"), md_jw_string(&w, md_cpu_model());
     md_jw_key(&w, "isa"), md_jw_string(&w, md_isa_name(md_isa_active()));
-    md_jw_key(&w, "revision"), md_jw_string(&w, md_git_revision());
+    md_jw_key(&w, "revision"), md_jw_string(&w, md_source_revision());
     md_jw_key(&w, "date"), md_jw_string(&w, date);
     md_jw_key(&w, "records");
     md_jw_array_begin(&w);
@@ -108,7 +90,7 @@ int md_bench_write(const md_bench_report *r, const char *path, md_error *err) {
     md_jw_object_end(&w);
     if (md_atomic_commit(&af, err)) return -1;
 
-    printf("\n%s  (cpu: %s, revision %s)\n", r->name, md_cpu_model(), md_git_revision());
+    printf("\n%s  (cpu: %s, revision %s)\n", r->name, md_cpu_model(), md_source_revision());
     printf("%-44s %-18s %7s %14s  %s\n", "case", "impl", "threads", "value", "unit");
     for (size_t i = 0; i < r->count; i++) {
         const md_bench_record *rec = &r->records[i];

@@ -34,9 +34,6 @@ void md_bench_add_note(md_bench_report *r, const char *case_name, const char *im
 int md_bench_write(const md_bench_report *r, const char *path, md_error *err);
 void md_bench_free(md_bench_report *r);
 
-// The git revision of the working tree ("unknown" outside a checkout).
-const char *md_git_revision(void);
-
 // Median of n timings (sorts a copy).
 double md_median(const double *x, int n);
 
