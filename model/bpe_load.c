@@ -32,15 +32,16 @@ static size_t key_to_bytes(const char *key, size_t n, uint8_t *out, bool *bytele
     return k;
 }
 
-// Short printable excerpt of a token for messages.
+// A short printable excerpt of a token for messages (control bytes as \xNN, long
+// tokens cut with "...").
 static const char *shown(const char *s, size_t n, char *buf, size_t cap) {
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 5 < cap; i++) {
+    size_t k = 0, i = 0;
+    for (; i < n && k + 8 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != 0x7f) buf[k++] = (char)c;
         else k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", c);
     }
-    if (k + 4 < cap && n > 0 && k >= cap - 5) memcpy(buf + k, "...", 3), k += 3;
+    if (i < n) memcpy(buf + k, "...", 3), k += 3;
     buf[k] = 0;
     return buf;
 }

@@ -581,9 +581,8 @@ static int phase_normalized(md_tokenizer *t, const char *s, size_t n, const bool
 
 int md_tokenizer_encode(md_tokenizer *t, const char *text, size_t len, unsigned flags,
                         md_token_ids *out, md_error *err) {
-    if (!t->cache.slots && cache_init(&t->cache)) {
-        // Encoding works without the cache, only slower: do not fail for it.
-    }
+    // Without its cache (out of memory) encoding still works, only slower.
+    if (!t->cache.slots) (void)cache_init(&t->cache);
     if (t->n_added == 0) return phase_normalized(t, text, len, NULL, out, err);
     bool stack_use[2][64];
     bool *raw_use = t->n_added <= 64 ? stack_use[0] : malloc((size_t)t->n_added * 2);
