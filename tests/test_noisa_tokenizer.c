@@ -119,14 +119,14 @@ static void expect_roundtrip(md_tokenizer *t, const char *s, size_t n) {
 // A tokenizer trained on generated text, shared by several tests (trained once).
 static md_tokenizer *trained;
 static char trained_dir[PATH_MAX];
+static char *train_text;
+static size_t train_len;
 
 static md_tokenizer *get_trained(void) {
     if (trained) return trained;
-    size_t n;
-    char *text = gen_text(11, 400000, "train.txt", &n);
+    train_text = gen_text(11, 400000, "train.txt", &train_len);
     md_error err = {{0}};
-    trained = md_bpe_train(text, n, 1200, NULL, &err);
-    free(text);
+    trained = md_bpe_train(train_text, train_len, 1200, NULL, &err);
     if (!trained) fail_msg("%s", err.msg);
     snprintf(trained_dir, sizeof trained_dir, "%s", md_test_path("trained"));
     if (md_tokenizer_save_gpt2(trained, trained_dir, &err)) fail_msg("%s", err.msg);
@@ -591,9 +591,7 @@ static void test_train_save_load_roundtrip(void **state) {
 
     // Deterministic: training again gives identical files.
     size_t n;
-    char *text = gen_text(11, 400000, "train2.txt", &n);
-    md_tokenizer *t2 = md_bpe_train(text, n, 1200, NULL, &err);
-    free(text);
+    md_tokenizer *t2 = md_bpe_train(train_text, train_len, 1200, NULL, &err);
     if (!t2) fail_msg("%s", err.msg);
     const char *dir2 = md_test_path("trained2");
     if (md_tokenizer_save_gpt2(t2, dir2, &err)) fail_msg("%s", err.msg);
@@ -969,6 +967,8 @@ static int teardown(void **state) {
     (void)state;
     md_tokenizer_free(trained);
     trained = NULL;
+    free(train_text);
+    train_text = NULL;
     return 0;
 }
 
