@@ -103,7 +103,8 @@ typedef struct md_bpe_added {
     bool lstrip, rstrip, single_word;
 } md_bpe_added;
 
-// The encode cache: word bytes -> ids, bounded (cleared whole when full).
+// The encode cache: word bytes -> ids, bounded (cleared whole when full): 3.8 MB,
+// allocated at the first encode.
 typedef struct md_bpe_cache {
     uint32_t *slots;  // (MD_BPE_CACHE_SLOTS) entry index + 1
     uint64_t *hash;   // (MD_BPE_CACHE_ENTRIES)
@@ -117,8 +118,8 @@ typedef struct md_bpe_cache {
 
 #define MD_BPE_CACHE_SLOTS (1u << 17)
 #define MD_BPE_CACHE_ENTRIES (1u << 16)
-#define MD_BPE_CACHE_BYTES (1u << 22)
-#define MD_BPE_CACHE_IDS (1u << 20)
+#define MD_BPE_CACHE_BYTES (1u << 20)
+#define MD_BPE_CACHE_IDS (1u << 18)
 #define MD_BPE_CACHE_MAX_WORD 256  // longer words are not cached
 
 struct md_tokenizer {
