@@ -26,6 +26,8 @@
 #include "tensor/ops_vmath.h"
 
 #define QT 64  // query rows per tile
+// Below this many multiply-adds a parallel region costs more than it saves.
+#define PAR_MIN_WORK 65536
 
 // x[j] = exp(x[j] - max), j < n; returns the sum in a fixed order.
 static float expsum_generic(float *x, int64_t n, float max) {
@@ -92,7 +94,7 @@ void md_attention_forward(float *z, float *pattern, float *scores, const float *
     // a probability tile (QT, T) when the caller keeps no pattern
     float *scratch = pattern ? NULL : alloc_scratch(QT * T, nthreads, &stride);
 
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (B * H > 1)
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (B * H > 1 && B * H * T * T * D > PAR_MIN_WORK)
     for (int64_t bh = 0; bh < B * H; bh++) {
         const int64_t b = bh / H, h = bh % H, off = b * T * ld + h * D;
         const float *qb = q + off, *kb = k + off, *vb = v + off;
@@ -126,7 +128,7 @@ void md_attention_backward(float *dq, float *dk, float *dv, const float *dz,
     int64_t stride = 0;
     float *scratch = alloc_scratch(QT * T, nthreads, &stride);  // a dS tile (QT, T)
 
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (B * H > 1)
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (B * H > 1 && B * H * T * T * D > PAR_MIN_WORK)
     for (int64_t bh = 0; bh < B * H; bh++) {
         const int64_t b = bh / H, h = bh % H, off = b * T * ld + h * D;
         const float *qb = q + off, *kb = k + off, *vb = v + off, *dzb = dz + off;

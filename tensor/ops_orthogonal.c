@@ -10,11 +10,12 @@
 
 #include "tensor/error.h"
 
-#define PAR_MIN_ROWS 64
+// Parallel only when a matrix-vector product is big enough to repay a parallel region.
+#define PAR_MIN_N 256
 
 // y (n) = A (n, n) v (n), rows in parallel, each row summed in order (double)
 static void matvec(double *y, const float *A, const float *v, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ROWS)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_N)
     for (int64_t i = 0; i < n; i++) {
         double s = 0.0;
         for (int64_t j = 0; j < n; j++) s += (double)A[i * n + j] * v[j];
@@ -24,7 +25,7 @@ static void matvec(double *y, const float *A, const float *v, int64_t n) {
 
 // y (n) = A (n, n)^T x (n): columns in parallel, each summed over rows in order
 static void matvec_t(double *y, const float *A, const double *x, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ROWS)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_N)
     for (int64_t j = 0; j < n; j++) {
         double s = 0.0;
         for (int64_t i = 0; i < n; i++) s += (double)A[i * n + j] * x[i];
@@ -34,7 +35,7 @@ static void matvec_t(double *y, const float *A, const double *x, int64_t n) {
 
 // A (n, n) -= c * w (n) v (n)^T
 static void rank1_sub(float *A, double c, const double *w, const float *v, int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ROWS)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_N)
     for (int64_t i = 0; i < n; i++) {
         double cw = c * w[i];
         for (int64_t j = 0; j < n; j++) A[i * n + j] = (float)((double)A[i * n + j] - cw * v[j]);

@@ -38,7 +38,7 @@ int64_t md_tape_gradcheck(md_tc_build build, void *ctx, md_tc_input *ins, int n_
                           uint64_t seed, const md_gradcheck *tol, int64_t max_checks,
                           float **grads_out) {
     md_tape tape;
-    if (md_tape_init(&tape, (size_t)256 << 20, NULL) != 0) abort();
+    if (md_tape_init(&tape, (size_t)16 << 20, NULL) != 0) abort();
     tc_state s = {&tape, build, ctx, ins, n_in, 0};
     if (n_in > 16) abort();
     // gradients: build with grad on, seed r, backward, copy the inputs' gradients
