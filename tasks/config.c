@@ -20,7 +20,7 @@ void md_data_config_defaults(md_data_config *c) {
 
     c->corpus_bytes = 32000000;
     c->corpus_val_bytes = 320000;
-    const double frac[MD_DOC_KINDS] = {0.30, 0.13, 0.14, 0.04, 0.10, 0.06, 0.05, 0.18};
+    const double frac[MD_DOC_KINDS] = {0.30, 0.13, 0.165, 0.015, 0.10, 0.06, 0.05, 0.18};
     memcpy(c->frac, frac, sizeof frac);
     c->wang_share = 0.4;
     c->three_person = 0.2;

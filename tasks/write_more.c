@@ -354,12 +354,12 @@ int md_write_greater_than(md_data_ctx *c, md_error *err) {
     if (c->tok) {
         // The two-digit tokens "00".."99" and the century tokens " 11".." 17".
         for (int y = 0; y < 100; y++) {
-            char s[4];
+            char s[16];
             snprintf(s, sizeof s, "%02d", y);
             yy_tok[y] = md_tokenizer_find(c->tok, s, 2);
         }
         for (int cc = MD_GT_CENTURY_LO; cc <= MD_GT_CENTURY_HI; cc++) {
-            char s[4];
+            char s[16];
             snprintf(s, sizeof s, " %d", cc);
             cc_tok[cc] = md_tokenizer_find(c->tok, s, 3);
         }

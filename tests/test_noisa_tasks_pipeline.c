@@ -31,6 +31,9 @@ static const char *const small[] = {
     "induction.train=20",   "induction.val=5",        "induction.test=5",  "greater.train=20",
     "greater.val=10",       "greater.test=10",        "mcq.variants.train=1",
     "mcq.variants.val=1",   "mcq.variants.test=1",
+    // A small knowledge base with a narrow ladder, so every fact occurs in the small
+    // corpus (a drug the corpus never mentions would have untrained tokens: an error).
+    "world.facts=40",       "world.fact_freq_ratio=10",
 };
 #define NSMALL ((int)(sizeof small / sizeof small[0]))
 
