@@ -9,55 +9,62 @@
 #include "tensor/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include "tensor/error.h"
 
 #define PAR_MIN_ELEMS 32768
-#define HALF_CHUNK 64  // pairs whose cos/sin are computed at once (stack buffer)
 
-static void angle_chunk(float *cs, float *sn, int64_t pos, int64_t i0, int64_t i1,
-                        int64_t rot_dims, float base) {
-    for (int64_t i = i0; i < i1; i++) {
-        float inv_freq = 1.0f / powf(base, (float)(2 * i) / (float)rot_dims);
-        float ang = (float)pos * inv_freq;
-        cs[i - i0] = (float)cos((double)ang);
-        sn[i - i0] = (float)sin((double)ang);
-    }
+// cs, sn (T, half): cos and sin of the angle of pair i at position pos0 + t.
+static void angle_table(float *cs, float *sn, int64_t T, int64_t half, int64_t rot_dims,
+                        float base, int64_t pos0) {
+#pragma omp parallel for schedule(static) if (T * half > 4096)
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < half; i++) {
+            float inv_freq = 1.0f / powf(base, (float)(2 * i) / (float)rot_dims);
+            float ang = (float)(pos0 + t) * inv_freq;
+            cs[t * half + i] = (float)cos((double)ang);
+            sn[t * half + i] = (float)sin((double)ang);
+        }
 }
 
-// out = R x (sign = +1) or dx += R^T dout (sign = -1, accumulate).
+// out = R x, or dx += R^T dout when transpose_accumulate. The angle tables are computed
+// once per call (T * rot_dims floats, allocated here) and shared by every batch and head.
 static void rotary_apply(float *out, const float *x, int64_t B, int64_t T, int64_t H, int64_t D,
                          int64_t rot_dims, float base, int64_t pos0, int transpose_accumulate) {
     const int64_t half = rot_dims / 2;
+    float *cs = NULL, *sn = NULL;
+    if (half > 0) {
+        cs = malloc(sizeof(float) * (size_t)(2 * T * half));
+        MD_ASSERT(cs != NULL);  // out of memory for the angle table
+        sn = cs + T * half;
+        angle_table(cs, sn, T, half, rot_dims, base, pos0);
+    }
 #pragma omp parallel for schedule(static) if (B * T * H * D > PAR_MIN_ELEMS)
     for (int64_t bt = 0; bt < B * T; bt++) {
         const int64_t t = bt % T;
-        float cs[HALF_CHUNK], sn[HALF_CHUNK];
-        for (int64_t i0 = 0; i0 < half; i0 += HALF_CHUNK) {
-            int64_t i1 = i0 + HALF_CHUNK < half ? i0 + HALF_CHUNK : half;
-            angle_chunk(cs, sn, pos0 + t, i0, i1, rot_dims, base);
-            for (int64_t h = 0; h < H; h++) {
-                const float *xr = x + (bt * H + h) * D;
-                float *o = out + (bt * H + h) * D;
-                for (int64_t i = i0; i < i1; i++) {
-                    float a = xr[i], b = xr[i + half], c = cs[i - i0], s = sn[i - i0];
-                    if (!transpose_accumulate) {
-                        o[i] = a * c - b * s;
-                        o[i + half] = b * c + a * s;
-                    } else {
-                        o[i] += a * c + b * s;
-                        o[i + half] += b * c - a * s;
-                    }
-                }
-            }
-        }
-        for (int64_t h = 0; h < H; h++) {  // pass-through dims
+        const float *c = cs ? cs + t * half : NULL, *sv = sn ? sn + t * half : NULL;
+        for (int64_t h = 0; h < H; h++) {
             const float *xr = x + (bt * H + h) * D;
             float *o = out + (bt * H + h) * D;
-            for (int64_t d = rot_dims; d < D; d++) {
-                if (!transpose_accumulate) o[d] = xr[d];
-                else o[d] += xr[d];
+            if (!transpose_accumulate) {
+                for (int64_t i = 0; i < half; i++) {
+                    float a = xr[i], b = xr[i + half];
+                    o[i] = a * c[i] - b * sv[i];
+                    o[i + half] = b * c[i] + a * sv[i];
+                }
+                for (int64_t d = rot_dims; d < D; d++) o[d] = xr[d];
+            } else {
+                for (int64_t i = 0; i < half; i++) {
+                    float a = xr[i], b = xr[i + half];
+                    o[i] += a * c[i] + b * sv[i];
+                    o[i + half] += b * c[i] - a * sv[i];
+                }
+                for (int64_t d = rot_dims; d < D; d++) o[d] += xr[d];
             }
         }
     }
+    free(cs);
 }
 
 void md_rotary_forward(float *out, const float *x, int64_t B, int64_t T, int64_t H, int64_t D,
