@@ -71,8 +71,9 @@ void md_softmax_backward(float *dinp, const float *out, const float *dout, int64
 void md_attention_forward(float *z, float *pattern, float *scores, const float *q,
                           const float *k, const float *v, int64_t B, int64_t T, int64_t H,
                           int64_t D, float scale);
-// dq, dk, dv (B, T, H, D) accumulate. O(T^2 * D) per head. Allocates a per-thread
-// scratch of a few (T, T) / (T, D) blocks per call.
+// dq, dk, dv (B, T, H, D) accumulate. O(T^2 * D) per head: md_sgemm over causal query
+// tiles of 64 rows. Allocates one (64, T) scratch tile per thread per call (the forward
+// too when pattern is NULL).
 void md_attention_backward(float *dq, float *dk, float *dv, const float *dz,
                            const float *q, const float *k, const float *v,
                            const float *pattern, int64_t B, int64_t T, int64_t H, int64_t D,
