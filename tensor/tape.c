@@ -162,6 +162,13 @@ md_var *md_tape_input(md_tape *tape, float *data, int ndim, const int64_t *shape
     return v;
 }
 
+md_var *md_tape_input_grad(md_tape *tape, float *data, float *grad, int ndim,
+                           const int64_t *shape) {
+    md_var *v = md_tape_input(tape, data, ndim, shape, grad != NULL);
+    if (v) v->grad = grad;
+    return v;
+}
+
 md_var *md_tape_new(md_tape *tape, int ndim, const int64_t *shape, bool requires_grad) {
     if (ndim < 0 || ndim > MD_MAX_DIMS)
         return md_tp_fail(tape, "md_tape_new", "ndim %d, expected 0..%d", ndim, MD_MAX_DIMS);

@@ -76,6 +76,10 @@ md_var md_var_leaf(float *data, float *grad, int ndim, const int64_t *shape);
 // is allocated in the arena when a gradient reaches it.
 md_var *md_tape_input(md_tape *tape, float *data, int ndim, const int64_t *shape,
                       bool requires_grad);
+// A per-step leaf over caller memory whose gradient ACCUMULATES into the caller's grad
+// buffer (numel floats), e.g. the model's own dL/d(activation) at a hook point.
+md_var *md_tape_input_grad(md_tape *tape, float *data, float *grad, int ndim,
+                           const int64_t *shape);
 // A per-step leaf with fresh (uninitialised) data in the arena.
 md_var *md_tape_new(md_tape *tape, int ndim, const int64_t *shape, bool requires_grad);
 // An int32 index input (token ids, targets, gather indices); never has a gradient.

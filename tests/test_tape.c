@@ -93,6 +93,15 @@ static void test_backward_from_external_seed(void **state) {
     assert_int_equal(md_tape_run_backward(&tape), 0);
     for (int i = 0; i < 20; i++) assert_true(vx->grad[i] == 2.0f * dx1[i]);
     for (int i = 0; i < 10; i++) assert_true(fabsf(gv[i] - 2.0f * gv1[i]) <= 1e-6f * (1 + fabsf(gv1[i])));
+    // the activation's gradient can accumulate straight into the model's own buffer
+    md_tape_reset(&tape);
+    float model_dx[20];
+    for (int i = 0; i < 20; i++) model_dx[i] = 1.0f;
+    vx = md_tape_input_grad(&tape, x, model_dx, 2, xs);
+    y = md_t_matmul(&tape, vx, md_t_householder(&tape, &V));
+    assert_int_equal(md_tape_backward_from(&tape, y, dy), 0);
+    assert_ptr_equal(vx->grad, model_dx);
+    for (int i = 0; i < 20; i++) assert_true(fabsf(model_dx[i] - (1.0f + dx1[i])) <= 1e-6f);
     free(x); free(v); free(gv); free(dy);
 }
 
