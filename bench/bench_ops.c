@@ -5,7 +5,8 @@
 // their ratio: O(T^2) work gives about 4.
 //
 // The plain-loop versions are what one writes first: scalar loops, no blocking, no SIMD
-// kernels, no threads (they are reported with threads = 1).
+// kernels, no threads (they are reported with threads = 1). The fused ops are timed at
+// 1 thread and at the full thread count.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +56,28 @@ static float *zeros(int64_t n) {
 static md_bench_report report;
 static int nthreads;
 
-static void add_pair(const char *case_name, double fused_s, double naive_s, double amount,
-                     const char *unit) {
+// The fused op at every thread count from 1 up, so its single-thread speed compares
+// with the single-threaded plain loop and the scaling shows separately.
+static double time_fused(bench_fn fn, void *ctx, int reps, double *t1) {
+    md_set_threads(1);
+    *t1 = time_it(fn, ctx, reps);
+    md_set_threads(nthreads);
+    return nthreads > 1 ? time_it(fn, ctx, reps) : *t1;
+}
+
+static void add_pair_t(const char *case_name, double fused_s, double fused1_s, double naive_s,
+                       double amount, const char *unit) {
     // amount: bytes (unit GB/s) or flops (GFLOP/s) per call
     md_bench_add(&report, case_name, "fused", nthreads, amount / fused_s / 1e9, unit);
+    if (nthreads > 1) md_bench_add(&report, case_name, "fused", 1, amount / fused1_s / 1e9, unit);
     md_bench_add(&report, case_name, "naive", 1, amount / naive_s / 1e9, unit);
+}
+
+// Times fn (fused, every thread count) and naive, and records both.
+static void bench_pair(const char *case_name, bench_fn fused, bench_fn naive, void *ctx,
+                       int reps_fused, int reps_naive, double amount, const char *unit) {
+    double t1, tn = time_fused(fused, ctx, reps_fused, &t1);
+    add_pair_t(case_name, tn, t1, time_it(naive, ctx, reps_naive), amount, unit);
 }
 
 // ---------------------------------------------------------------- layernorm
@@ -121,11 +139,9 @@ static void bench_layernorm(void) {
     c.out = zeros(n); c.mean = zeros(c.N); c.rstd = zeros(c.N); c.inp = rnd(n, 1, -2, 2);
     c.w = rnd(c.C, 2, 0.5f, 1.5f); c.b = rnd(c.C, 3, -1, 1); c.dout = rnd(n, 4, -1, 1);
     c.dinp = zeros(n); c.dw = zeros(c.C); c.db = zeros(c.C);
-    double f = time_it(ln_fused_fwd, &c, 15), g = time_it(ln_naive_fwd, &c, 5);
-    add_pair("layernorm_fwd N=4096 C=768", f, g, 8.0 * n, "GB/s");  // read x, write out
-    f = time_it(ln_fused_bwd, &c, 15);
-    g = time_it(ln_naive_bwd, &c, 5);
-    add_pair("layernorm_bwd N=4096 C=768", f, g, 16.0 * n, "GB/s");  // x, dout, dinp r+w
+    // bytes: read x, write out / read x and dout, read and write dinp
+    bench_pair("layernorm_fwd N=4096 C=768", ln_fused_fwd, ln_naive_fwd, &c, 15, 5, 8.0 * n, "GB/s");
+    bench_pair("layernorm_bwd N=4096 C=768", ln_fused_bwd, ln_naive_bwd, &c, 15, 5, 16.0 * n, "GB/s");
     free(c.out); free(c.mean); free(c.rstd); free(c.inp); free(c.w); free(c.b); free(c.dout);
     free(c.dinp); free(c.dw); free(c.db);
 }
@@ -175,16 +191,12 @@ static void bench_pointwise(void) {
     pw_ctx c = {0};
     c.n = 1024 * 3072;  // an MLP hidden layer of B*T = 1024 tokens, GPT-2 small
     c.x = rnd(c.n, 5, -4, 4); c.y = zeros(c.n); c.dy = rnd(c.n, 6, -1, 1); c.dx = zeros(c.n);
-    add_pair("gelu_tanh_fwd n=3.1M", time_it(gelu_fused_fwd, &c, 15), time_it(gelu_naive_fwd, &c, 5),
-             8.0 * c.n, "GB/s");
-    add_pair("gelu_tanh_bwd n=3.1M", time_it(gelu_fused_bwd, &c, 15), time_it(gelu_naive_bwd, &c, 5),
-             16.0 * c.n, "GB/s");
-    add_pair("gelu_exact_fwd n=3.1M", time_it(gelue_fused_fwd, &c, 15), time_it(gelue_naive_fwd, &c, 5),
-             8.0 * c.n, "GB/s");
+    bench_pair("gelu_tanh_fwd n=3.1M", gelu_fused_fwd, gelu_naive_fwd, &c, 15, 5, 8.0 * c.n, "GB/s");
+    bench_pair("gelu_tanh_bwd n=3.1M", gelu_fused_bwd, gelu_naive_bwd, &c, 15, 5, 16.0 * c.n, "GB/s");
+    bench_pair("gelu_exact_fwd n=3.1M", gelue_fused_fwd, gelue_naive_fwd, &c, 15, 5, 8.0 * c.n, "GB/s");
     c.rows = 4 * 12 * 256;  // attention-pattern-sized rows
     c.cols = 256;
-    add_pair("softmax_fwd 12288x256", time_it(softmax_fused, &c, 15), time_it(softmax_naive, &c, 5),
-             8.0 * c.rows * c.cols, "GB/s");
+    bench_pair("softmax_fwd 12288x256", softmax_fused, softmax_naive, &c, 15, 5, 8.0 * c.rows * c.cols, "GB/s");
     free(c.x); free(c.y); free(c.dy); free(c.dx);
 }
 
@@ -261,7 +273,7 @@ static void at_naive_bwd(void *p) {
 #undef AT
 
 static void bench_attention(void) {
-    double both[2] = {0};
+    double both[2] = {0}, both1[2] = {0};
     for (int which = 0; which < 2; which++) {
         at_ctx c = {0};
         c.B = 4; c.T = which ? 256 : 128; c.H = 12; c.D = 64;
@@ -273,20 +285,23 @@ static void bench_attention(void) {
         double fwd_flops = 2.0 * c.B * c.H * c.D * (double)c.T * (double)(c.T + 1);
         char name[96];
         snprintf(name, sizeof name, "attention_fwd B=4 T=%lld H=12 D=64", (long long)c.T);
-        double f = time_it(at_fused_fwd, &c, 9), g = time_it(at_naive_fwd, &c, 3);
-        add_pair(name, f, g, fwd_flops, "GFLOP/s");
+        bench_pair(name, at_fused_fwd, at_naive_fwd, &c, 9, 3, fwd_flops, "GFLOP/s");
         snprintf(name, sizeof name, "attention_bwd B=4 T=%lld H=12 D=64", (long long)c.T);
-        f = time_it(at_fused_bwd, &c, 9);
-        g = time_it(at_naive_bwd, &c, 3);
-        add_pair(name, f, g, 2.0 * fwd_flops, "GFLOP/s");
-        both[which] = time_it(at_fused_both, &c, 9);
+        bench_pair(name, at_fused_bwd, at_naive_bwd, &c, 9, 3, 2.0 * fwd_flops, "GFLOP/s");
+        double one = 0;
+        both[which] = time_fused(at_fused_both, &c, 9, &one);
+        both1[which] = one;
         snprintf(name, sizeof name, "attention_fwd+bwd B=4 T=%lld H=12 D=64", (long long)c.T);
         md_bench_add(&report, name, "fused", nthreads, both[which], "s");
+        if (nthreads > 1) md_bench_add(&report, name, "fused", 1, one, "s");
         free(c.q); free(c.k); free(c.v); free(c.dz); free(c.z); free(c.pat); free(c.dq); free(c.dk);
         free(c.dv);
     }
     md_bench_add(&report, "attention_fwd+bwd time ratio T=256/T=128 (O(T^2): ~4)", "fused",
                  nthreads, both[1] / both[0], "ratio");
+    if (nthreads > 1)
+        md_bench_add(&report, "attention_fwd+bwd time ratio T=256/T=128 (O(T^2): ~4)", "fused", 1,
+                     both1[1] / both1[0], "ratio");
 }
 
 // ---------------------------------------------------------------- rotary
@@ -322,11 +337,9 @@ static void bench_rotary(void) {
     int64_t n = c.B * c.T * c.H * c.D;
     c.x = rnd(n, 11, -1, 1);
     c.y = zeros(n);
-    add_pair("rotary_fwd B=4 T=256 H=12 D=64 rot=64", time_it(rot_fused, &c, 15),
-             time_it(rot_naive, &c, 3), 8.0 * n, "GB/s");
+    bench_pair("rotary_fwd B=4 T=256 H=12 D=64 rot=64", rot_fused, rot_naive, &c, 15, 3, 8.0 * n, "GB/s");
     c.rot = 16;  // Pythia: a quarter of the head rotates
-    add_pair("rotary_fwd B=4 T=256 H=12 D=64 rot=16", time_it(rot_fused, &c, 15),
-             time_it(rot_naive, &c, 3), 8.0 * n, "GB/s");
+    bench_pair("rotary_fwd B=4 T=256 H=12 D=64 rot=16", rot_fused, rot_naive, &c, 15, 3, 8.0 * n, "GB/s");
     free(c.x); free(c.y);
 }
 
@@ -366,8 +379,7 @@ static void bench_xent(void) {
     c.logits = rnd(n, 12, -5, 5); c.dlogits = zeros(n); c.losses = zeros(c.N); c.probs = zeros(n);
     c.targets = malloc(sizeof(int32_t) * (size_t)c.N);
     for (int64_t i = 0; i < c.N; i++) c.targets[i] = (int32_t)((i * 7919) % c.V);
-    add_pair("xent_fwd+bwd N=256 V=50257", time_it(xe_fused, &c, 7), time_it(xe_naive, &c, 3),
-             12.0 * n, "GB/s");  // logits read, dlogits read+write
+    bench_pair("xent_fwd+bwd N=256 V=50257", xe_fused, xe_naive, &c, 7, 3, 12.0 * n, "GB/s");  // logits read, dlogits read+write
     free(c.logits); free(c.dlogits); free(c.losses); free(c.probs); free(c.targets);
 }
 
@@ -393,8 +405,7 @@ static void bench_linear(void) {
     li_ctx c = {0, 0, 0, 0, 512, 768, 3072};
     c.x = rnd(c.N * c.IC, 13, -1, 1); c.w = rnd(c.OC * c.IC, 14, -1, 1); c.b = rnd(c.OC, 15, -1, 1);
     c.y = zeros(c.N * c.OC);
-    add_pair("linear_fwd N=512 IC=768 OC=3072", time_it(li_fused, &c, 7), time_it(li_naive, &c, 2),
-             2.0 * c.N * c.IC * c.OC, "GFLOP/s");
+    bench_pair("linear_fwd N=512 IC=768 OC=3072", li_fused, li_naive, &c, 7, 2, 2.0 * c.N * c.IC * c.OC, "GFLOP/s");
     free(c.x); free(c.w); free(c.b); free(c.y);
 }
 
@@ -516,8 +527,7 @@ static void bench_misc(void) {
     mc.a = rnd(mc.n, 16, -1, 1); mc.b = rnd(mc.n, 17, -1, 1); mc.m = rnd(mc.nm, 18, 0, 1);
     mc.out = zeros(mc.n); mc.dout = rnd(mc.n, 19, -1, 1); mc.da = zeros(mc.n); mc.db = zeros(mc.n);
     mc.dm = zeros(mc.nm);
-    add_pair("mix_fwd+bwd per-head n=786K", time_it(mix_fused, &mc, 15), time_it(mix_naive, &mc, 5),
-             4.0 * mc.n * 9, "GB/s");  // a, b, out; dout, a, b, da r+w, db r+w
+    bench_pair("mix_fwd+bwd per-head n=786K", mix_fused, mix_naive, &mc, 15, 5, 4.0 * mc.n * 9, "GB/s");  // a, b, out; dout, a, b, da r+w, db r+w
     free(mc.a); free(mc.b); free(mc.m); free(mc.out); free(mc.dout); free(mc.da); free(mc.db); free(mc.dm);
 
     tk_ctx tc = {0};
@@ -525,16 +535,14 @@ static void bench_misc(void) {
     int64_t n = tc.rows * tc.C;
     tc.x = rnd(n, 20, -1, 1); tc.out = zeros(n); tc.idx = malloc(sizeof(int32_t) * tc.rows * tc.k);
     tc.keep = malloc((size_t)n); tc.scratch = zeros(tc.C);
-    add_pair("topk_fwd 1024x16384 k=32", time_it(tk_fused, &tc, 7), time_it(tk_naive, &tc, 2),
-             8.0 * n, "GB/s");
-    add_pair("batch_topk_fwd 1024x16384 k=32", time_it(btk_fused, &tc, 5), time_it(btk_naive, &tc, 2),
-             9.0 * n, "GB/s");
+    bench_pair("topk_fwd 1024x16384 k=32", tk_fused, tk_naive, &tc, 7, 2, 8.0 * n, "GB/s");
+    bench_pair("batch_topk_fwd 1024x16384 k=32", btk_fused, btk_naive, &tc, 5, 2, 9.0 * n, "GB/s");
     free(tc.x); free(tc.out); free(tc.idx); free(tc.keep); free(tc.scratch);
 
     aw_ctx ac = {0};
     ac.n = 16 * 1024 * 1024;
     ac.p = rnd(ac.n, 21, -1, 1); ac.g = rnd(ac.n, 22, -1, 1); ac.m = zeros(ac.n); ac.v = zeros(ac.n);
-    add_pair("adamw n=16.8M", time_it(aw_fused, &ac, 7), time_it(aw_naive, &ac, 3), 28.0 * ac.n,
+    bench_pair("adamw n=16.8M", aw_fused, aw_naive, &ac, 7, 3, 28.0 * ac.n,
              "GB/s");  // p, m, v read+write, g read
     free(ac.p); free(ac.g); free(ac.m); free(ac.v);
 
@@ -542,10 +550,9 @@ static void bench_misc(void) {
     hc.k = 64; hc.n = 128;
     hc.v = rnd(hc.k * hc.n, 23, -1, 1);
     hc.R = zeros(hc.n * hc.n);
-    double hf = time_it(hh_fused, &hc, 7), hn = time_it(hh_naive, &hc, 2);
     // the work of the fused form: k rank-1 updates with a matvec, 4 n^2 flops each
-    add_pair("householder_fwd k=64 n=128 (fused-form flops)", hf, hn, 4.0 * hc.k * hc.n * hc.n,
-             "GFLOP/s");
+    bench_pair("householder_fwd k=64 n=128 (fused-form flops)", hh_fused, hh_naive, &hc, 7, 2,
+               4.0 * hc.k * hc.n * hc.n, "GFLOP/s");
     free(hc.v); free(hc.R);
 }
 

@@ -5,7 +5,9 @@
 #include "tensor/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 
+#include "tensor/error.h"
 #include "tensor/rng.h"
 
 #define PAR_MIN_ELEMS 32768
@@ -26,28 +28,42 @@ void md_mix_forward(float *out, const float *m, const float *a, const float *b, 
 
 void md_mix_backward(float *dm, float *da, float *db, const float *dout, const float *m,
                      const float *a, const float *b, int64_t n, int64_t nm, int64_t inner) {
-    if (da || db) {
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
-        for (int64_t i = 0; i < n; i++) {
-            float mi = m[bidx(i, nm, inner)];
-            if (da) da[i] += mi * dout[i];
-            if (db) db[i] += (1.0f - mi) * dout[i];
-        }
-    }
+    // da (n) += m * dout; db (n) += (1 - m) * dout; dm (nm) += reduce(dout * (a - b)).
+    // One pass: the data is cut into fixed blocks of whole periods (nm * inner elements);
+    // each block writes da/db and its own partial dm (double), and the partials are added
+    // in block order afterwards, so dm never depends on the thread count.
+    const int64_t period = nm * inner, periods = n / period;
+    const int64_t per_block = period >= PAR_MIN_ELEMS / 4 ? 1 : (PAR_MIN_ELEMS / 4) / period;
+    const int64_t nblk = (periods + per_block - 1) / per_block;
+    double *part = NULL;
     if (dm) {
-        // dm = reduce(dout * (a - b)), in fixed order per mask entry
-        const int64_t period = nm * inner, outer = n / period;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS && nm > 1)
-        for (int64_t j = 0; j < nm; j++) {
-            double s = 0.0;
-            for (int64_t o = 0; o < outer; o++) {
-                const int64_t base = o * period + j * inner;
-                for (int64_t c = 0; c < inner; c++)
-                    s += (double)dout[base + c] * ((double)a[base + c] - (double)b[base + c]);
-            }
-            dm[j] += (float)s;
-        }
+        part = calloc((size_t)(nblk * nm), sizeof(double));
+        MD_ASSERT(part != NULL);  // out of memory for the partial sums
     }
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        const int64_t p1 = (blk + 1) * per_block < periods ? (blk + 1) * per_block : periods;
+        double *pm = part ? part + blk * nm : NULL;
+        for (int64_t o = blk * per_block; o < p1; o++)
+            for (int64_t j = 0; j < nm; j++) {
+                const int64_t base = o * period + j * inner;
+                const float mj = m[j];
+                double s = 0.0;
+                for (int64_t c = base; c < base + inner; c++) {
+                    if (da) da[c] += mj * dout[c];
+                    if (db) db[c] += (1.0f - mj) * dout[c];
+                    if (pm) s += (double)dout[c] * ((double)a[c] - (double)b[c]);
+                }
+                if (pm) pm[j] += s;
+            }
+    }
+    if (!dm) return;
+    for (int64_t j = 0; j < nm; j++) {
+        double s = 0.0;
+        for (int64_t blk = 0; blk < nblk; blk++) s += part[blk * nm + j];
+        dm[j] += (float)s;
+    }
+    free(part);
 }
 
 static inline float sigmoidf(float x) {
