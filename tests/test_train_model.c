@@ -115,26 +115,26 @@ static void test_loss_falls_gpt2_and_neox(void **state) {
     }
 }
 
-static void test_resume_through_checkpoint_folders(void **state) {
+static void resume_case(md_arch arch, bool bf16, const char *dir) {
     md_error err = {{0}};
     const int64_t N = 9;
     md_train_options o = options(N);
     run u;
-    start(&u, MD_ARCH_GPT2, NULL, &o, NULL, false);
+    start(&u, arch, NULL, &o, NULL, bf16);
     if (md_trainer_run(&u.tr, 0, &err)) fail_msg("%s", err.msg);
 
     md_train_options ok = o;
     ok.save_every = 3;
-    ok.out_dir = md_test_path("gpt2-run");
+    ok.out_dir = md_test_path(dir);
     run k;
-    start(&k, MD_ARCH_GPT2, NULL, &ok, NULL, false);
+    start(&k, arch, NULL, &ok, NULL, bf16);
     if (md_trainer_run(&k.tr, 5, &err)) fail_msg("%s", err.msg);  // "killed" after step 5
     finish(&k);
 
     char ckpt[4096];
     assert_int_equal(md_train_latest_checkpoint(ok.out_dir, ckpt, sizeof ckpt, &err), 0);
     run r;
-    start(&r, MD_ARCH_GPT2, ckpt, &ok, NULL, false);
+    start(&r, arch, ckpt, &ok, NULL, bf16);
     if (md_trainer_load_state(&r.tr, ckpt, &err)) fail_msg("%s", err.msg);
     assert_int_equal(r.tr.step, 3);
     if (md_trainer_run(&r.tr, 0, &err)) fail_msg("%s", err.msg);
@@ -142,6 +142,37 @@ static void test_resume_through_checkpoint_folders(void **state) {
     assert_memory_equal(u.tr.loss_curve, r.tr.loss_curve, sizeof(float) * (size_t)N);
     finish(&u);
     finish(&r);
+}
+
+static void test_resume_through_checkpoint_folders(void **state) {
+    resume_case(MD_ARCH_GPT2, false, "gpt2-run");
+    resume_case(MD_ARCH_NEOX, true, "neox-bf16-run");  // bf16: the fp32 master is what is saved
+}
+
+static void test_accumulation_matches_one_batch(void **state) {
+    // 2 micro-batches of 2 rows vs one batch of 4 (the same rows): equal up to the order
+    // of float sums over rows inside the weight-gradient GEMMs and the fixed-order row
+    // reductions (layernorm, bias, embedding), ~1e-7 relative per sum; 1e-5 of the
+    // gradient scale leaves room for a few dozen such roundings.
+    md_error err = {{0}};
+    md_train_options o1 = options(1), o2 = options(1);
+    o1.accum = 1;
+    o2.accum = 2, o2.batch = B / 2;
+    run a, b;
+    start(&a, MD_ARCH_GPT2, NULL, &o1, NULL, false);
+    start(&b, MD_ARCH_GPT2, NULL, &o2, NULL, false);
+    double la, lb;
+    if (md_trainer_step(&a.tr, &la, &err) || md_trainer_step(&b.tr, &lb, &err)) fail_msg("%s", err.msg);
+    assert_true(fabs(la - lb) <= 1e-6 * la);
+    double scale = 0, diff = 0;
+    for (int64_t i = 0; i < a.ctx.tm.n_elems; i++) {
+        scale = fmax(scale, fabs(a.ctx.tm.grads[i]));
+        diff = fmax(diff, fabs(a.ctx.tm.grads[i] - b.ctx.tm.grads[i]));
+    }
+    printf("accumulation: max grad diff %.3g of scale %.3g\n", diff, scale);
+    assert_true(scale > 0 && diff <= 1e-5 * scale);
+    finish(&a);
+    finish(&b);
 }
 
 static void train_threads(int threads, md_arch arch, bool bf16, float **out, int64_t *n) {
@@ -242,6 +273,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_falls_gpt2_and_neox),
         cmocka_unit_test(test_resume_through_checkpoint_folders),
+        cmocka_unit_test(test_accumulation_matches_one_batch),
         cmocka_unit_test(test_same_bits_for_one_and_two_threads),
         cmocka_unit_test(test_frozen_heads_and_neurons_keep_their_bits),
         cmocka_unit_test(test_bf16_mode_uses_rounded_weights_and_fp32_master),
