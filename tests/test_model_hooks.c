@@ -386,7 +386,7 @@ static void test_hook_gradient_finite_difference(void **state) {
             bool has_head = g->ndim == 4;
             float dir[64];
             md_test_fill_uniform(dir, rowlen, 17, -1, 1);
-            double eps = 1e-2, lp, lm;
+            double eps = 1e-2, lp = 0, lm = 0;
             for (int s = 0; s < 2; s++) {
                 md_hooks_clear(&h);
                 assert_int_equal(md_hooks_add(&h, points[pi], md_tensor_1d(MD_F32, dir, rowlen),
