@@ -87,6 +87,29 @@ static inline void planted_model(md_model *m) {
     }
 }
 
+// Two redundant copies of the planted path, for OASR: a0.h1 copies the name like a0.h0
+// and a1.h0 reads it like a1.h1 (no distractors). Any one of the four copy -> read
+// combinations solves the task under mean ablation.
+static inline void planted_model_redundant(md_model *m) {
+    planted_model(m);
+    md_params *p = &m->params;
+    const int C = PL_C, D = PL_D, F = PL_F;
+    for (int l = 0; l < 2; l++) {
+        md_layer_params *L = &p->layers[l];
+        memset(L->qkv_w, 0, sizeof(float) * 3 * C * C);
+        memset(L->o_w, 0, sizeof(float) * C * C);
+        memset(L->fc_w, 0, sizeof(float) * F * C);
+        memset(L->proj_w, 0, sizeof(float) * C * F);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int d = 0; d < 4; d++) {
+            p->layers[0].qkv_w[(2 * C + h * D + d) * C + d] = 1.0f;
+            p->layers[0].o_w[(8 + d) * C + h * D + d] = 1.0f;
+            p->layers[1].qkv_w[(2 * C + h * D + d) * C + 8 + d] = 1.0f;
+            p->layers[1].o_w[(12 + d) * C + h * D + d] = 2.0f;
+        }
+}
+
 // n rows of the planted task.
 static inline void planted_task(md_task_batch *b, int n, uint64_t seed) {
     md_error err = {{0}};

@@ -254,6 +254,63 @@ static void test_faithfulness_and_dla(void **state) {
     teardown(f);
 }
 
+// OASR as a configuration of the mask trainer: on a model with two redundant copies of the
+// path, the second sheaf (penalised for overlapping the first) uses the other heads.
+static void test_oasr_finds_disjoint_paths(void **state) {
+    (void)state;
+    md_model m;
+    planted_model_redundant(&m);
+    md_task_batch task;
+    planted_task(&task, NROWS, 5);
+    md_csession s;
+    md_error err = {{0}};
+    if (md_csession_init(&s, &m, &task, 8, &err) ||
+        md_csession_set_ablation(&s, MD_ABL_MEAN, NULL, true, &err))
+        fail_msg("%s", err.msg);
+    md_mask_config cfg;
+    md_mask_config_oasr(&cfg);
+    cfg.batch = 8;
+    cfg.epochs = 60;
+    cfg.lr = 0.1f;
+    cfg.init_mean = 1.0f;
+    // Large lambdas: the penalties are means over only 46 edges (OASR's GPT-2 graph has
+    // 32491), and a lone path must beat the noise-robustness of keeping both.
+    cfg.lambda_sparse = 100.0f;
+    cfg.tau = 1.0f;
+    cfg.sparse_ramp = 1.0f;
+    cfg.sparse_ramp_frac = 1.0f;
+    cfg.lambda_overlap = 10.0f;
+    // The completeness step would (rightly) pull both redundant paths into each sheaf:
+    // the complement of one path still solves the task through the other.
+    cfg.lambda_complete = 0.0f;
+    md_circuit c[2];
+    for (int k = 0; k < 2; k++)
+        if (md_circuit_init(&c[k], &s.g, &err)) fail_msg("%s", err.msg);
+    md_mask_result res[2];
+    if (md_oasr(&s, &cfg, 2, c, res, &err)) fail_msg("%s", err.msg);
+    float *mask = malloc((size_t)s.g.n_edges * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        md_circuit_to_mask(&c[k], mask);
+        double acc;
+        if (md_csession_metric(&s, mask, MD_METRIC_ACC, &acc, &err)) fail_msg("%s", err.msg);
+        char nm[64];
+        print_message("sheaf %d: %d edges, accuracy %.3f:", k + 1, md_circuit_n_edges(&c[k]), acc);
+        for (int e = 0; e < s.g.n_edges; e++)
+            if (c[k].edge_in[e]) print_message(" %s", md_cgraph_edge_name(&s.g, e, nm, 64));
+        print_message("\n");
+        assert_true(acc == 1.0);
+        assert_int_equal(md_circuit_n_edges(&c[k]), 3);
+    }
+    double iou = md_edge_iou(&c[0], &c[1]), niou = md_node_iou(&c[0], &c[1]);
+    print_message("edge IoU %.3f, node IoU %.3f\n", iou, niou);
+    assert_true(iou == 0.0);
+    free(mask);
+    for (int k = 0; k < 2; k++) md_circuit_free(&c[k]);
+    md_csession_free(&s);
+    md_task_batch_free(&task);
+    md_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_solves_task),
@@ -265,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_masks_hard_concrete_find_planted),
         cmocka_unit_test(test_patching),
         cmocka_unit_test(test_faithfulness_and_dla),
+        cmocka_unit_test(test_oasr_finds_disjoint_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
