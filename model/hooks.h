@@ -17,7 +17,11 @@
 // residual stream that feed only the MLP / that head's q, k or v (editing them leaves the
 // residual stream alone); ln*.hook_normalized is (x - mean) / scale before the affine
 // weights; hook_attn_scores is scaled and causally masked (masked entries -inf);
-// hook_result is one head's output z_h @ W_O[h] without the output bias.
+// hook_result is one head's output z_h @ W_O[h] without the output bias. A hook on
+// hook_q_input (k, v) splits that projection off: each head then layer-norms its own copy
+// of the residual (TransformerLens's use_split_qkv_input), and ln1.hook_* refer to the
+// shared ln1, which then feeds only the projections that are not split (with all three
+// split it feeds nothing and its gradient hooks do not fire).
 //
 // An md_hooks registry holds interventions, each attached to a name pattern ('*' matches
 // any run of characters, so 'blocks.*.attn.hook_z' is every layer's z). At each point the
