@@ -65,9 +65,12 @@ typedef struct md_train_model {
     int64_t n_elems;         // arena length in floats
     float *weights;          // (n_elems) fp32 master weights
     float *grads;            // (n_elems) gradients, same layout
-    // Optional bf16 shadow of the weights that a bf16 forward reads: when not NULL the
-    // optimizer rounds every element it updates into it (one pass, no extra sweep).
+    // Optional shadows of the weights that a bf16 forward reads: when not NULL the
+    // optimizer writes every element it updates, rounded to bf16, into them in the same
+    // pass (no extra sweep). weights_bf16 holds bf16 values; weights_rounded holds the
+    // same values widened to fp32 (for a forward whose GEMMs take fp32 operands).
     md_bf16 *weights_bf16;   // (n_elems) or NULL
+    float *weights_rounded;  // (n_elems) or NULL
     int n_head, d_head;      // for head selectors (0 when the model has no attention)
     int64_t vocab;           // token ids must be below this (0: not checked)
     void *ctx;
@@ -171,8 +174,9 @@ void md_adamw_free(md_adamw *o);
 void md_adamw_step(md_adamw *o, const md_adamw_config *c, md_train_model *m,
                    const md_train_mask *mask, double lr, float grad_scale);
 // The elementwise update on one contiguous range (exposed for tests and benches).
-// w, g, m, v (n); wbf (n) or NULL. Constants as PyTorch computes them.
-void md_adamw_range(float *w, const float *g, float *m, float *v, md_bf16 *wbf, int64_t n,
+// w, g, m, v (n); wbf, wrf (n) or NULL. Constants as PyTorch computes them.
+void md_adamw_range(float *w, const float *g, float *m, float *v, md_bf16 *wbf, float *wrf,
+                    int64_t n,
                     float decay_mul, float beta1, float beta2, float one_minus_beta1,
                     float one_minus_beta2, float step_size, float bc2_sqrt, float eps,
                     float grad_scale);

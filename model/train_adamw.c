@@ -18,7 +18,7 @@
 #include "tensor/isa.h"
 
 void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *wbf,
-                         int64_t n, float decay_mul, float beta1, float beta2,
+                         float *wrf, int64_t n, float decay_mul, float beta1, float beta2,
                          float one_minus_beta1, float one_minus_beta2, float neg_step_size,
                          float bc2_sqrt, float eps, float grad_scale);
 
@@ -57,37 +57,42 @@ static inline void adamw_one(float *w, float g, float *m, float *v, float decay_
     *v = vi;
 }
 
+static inline float round_bf16(float x) { return md_bf16_to_f32(md_f32_to_bf16(x)); }
+
 static void range_generic(float *w, const float *g, float *m, float *v, md_bf16 *wbf,
-                          int64_t n, float decay_mul, float beta1, float beta2, float omb1,
+                          float *wrf, int64_t n, float decay_mul, float beta1, float beta2, float omb1,
                           float omb2, float neg_step_size, float bc2_sqrt, float eps,
                           float grad_scale) {
     for (int64_t i = 0; i < n; i++) {
         adamw_one(&w[i], g[i] * grad_scale, &m[i], &v[i], decay_mul, beta1, beta2, omb1,
                   omb2, neg_step_size, bc2_sqrt, eps);
         if (wbf) wbf[i] = md_f32_to_bf16(w[i]);
+        if (wrf) wrf[i] = round_bf16(w[i]);
     }
 }
 
-void md_adamw_range(float *w, const float *g, float *m, float *v, md_bf16 *wbf, int64_t n,
+void md_adamw_range(float *w, const float *g, float *m, float *v, md_bf16 *wbf, float *wrf,
+                    int64_t n,
                     float decay_mul, float beta1, float beta2, float one_minus_beta1,
                     float one_minus_beta2, float step_size, float bc2_sqrt, float eps,
                     float grad_scale) {
     // PyTorch's addcdiv_(m, denom, value=-step_size): (value * m) / denom.
     float neg = -step_size;
-    void (*fn)(float *, const float *, float *, float *, md_bf16 *, int64_t, float, float,
-               float, float, float, float, float, float, float) =
+    void (*fn)(float *, const float *, float *, float *, md_bf16 *, float *, int64_t, float,
+               float, float, float, float, float, float, float, float) =
         md_isa_active() >= MD_ISA_AVX2 ? md_adamw_range_avx2 : range_generic;
     int64_t nc = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
 #pragma omp parallel for schedule(static) if (nc > 1)
     for (int64_t c = 0; c < nc; c++) {
         int64_t lo = c * ADAMW_CHUNK, len = lo + ADAMW_CHUNK < n ? ADAMW_CHUNK : n - lo;
-        fn(w + lo, g + lo, m + lo, v + lo, wbf ? wbf + lo : NULL, len, decay_mul, beta1,
+        fn(w + lo, g + lo, m + lo, v + lo, wbf ? wbf + lo : NULL, wrf ? wrf + lo : NULL, len,
+           decay_mul, beta1,
            beta2, one_minus_beta1, one_minus_beta2, neg, bc2_sqrt, eps, grad_scale);
     }
 }
 
 static void range_masked(float *w, const float *g, float *m, float *v, md_bf16 *wbf,
-                         const uint8_t *keep, int64_t n, float decay_mul, float beta1,
+                         float *wrf, const uint8_t *keep, int64_t n, float decay_mul, float beta1,
                          float beta2, float omb1, float omb2, float neg_step_size,
                          float bc2_sqrt, float eps, float grad_scale) {
     for (int64_t i = 0; i < n; i++) {
@@ -95,6 +100,7 @@ static void range_masked(float *w, const float *g, float *m, float *v, md_bf16 *
         adamw_one(&w[i], g[i] * grad_scale, &m[i], &v[i], decay_mul, beta1, beta2, omb1,
                   omb2, neg_step_size, bc2_sqrt, eps);
         if (wbf) wbf[i] = md_f32_to_bf16(w[i]);
+        if (wrf) wrf[i] = round_bf16(w[i]);
     }
 }
 
@@ -117,13 +123,14 @@ void md_adamw_step(md_adamw *o, const md_adamw_config *c, md_train_model *mdl,
         float dm = decay ? with_decay : 1.0f;
         int64_t off = tp->offset;
         md_bf16 *wbf = mdl->weights_bf16 ? mdl->weights_bf16 + off : NULL;
+        float *wrf = mdl->weights_rounded ? mdl->weights_rounded + off : NULL;
         if (mode == MD_MASK_TRAIN)
             md_adamw_range(mdl->weights + off, mdl->grads + off, o->m + off, o->v + off, wbf,
-                           tp->numel, dm, beta1, beta2, omb1, omb2, step_size, bc2_sqrt, eps,
+                           wrf, tp->numel, dm, beta1, beta2, omb1, omb2, step_size, bc2_sqrt, eps,
                            grad_scale);
         else
             range_masked(mdl->weights + off, mdl->grads + off, o->m + off, o->v + off, wbf,
-                         mask->elems[p], tp->numel, dm, beta1, beta2, omb1, omb2, -step_size,
+                         wrf, mask->elems[p], tp->numel, dm, beta1, beta2, omb1, omb2, -step_size,
                          bc2_sqrt, eps, grad_scale);
     }
 }

@@ -6,12 +6,12 @@
 #include "tensor/bf16.h"
 
 void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *wbf,
-                         int64_t n, float decay_mul, float beta1, float beta2,
+                         float *wrf, int64_t n, float decay_mul, float beta1, float beta2,
                          float one_minus_beta1, float one_minus_beta2, float neg_step_size,
                          float bc2_sqrt, float eps, float grad_scale);
 
 void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *wbf,
-                         int64_t n, float decay_mul, float beta1, float beta2,
+                         float *wrf, int64_t n, float decay_mul, float beta1, float beta2,
                          float one_minus_beta1, float one_minus_beta2, float neg_step_size,
                          float bc2_sqrt, float eps, float grad_scale) {
     const __m256 vdm = _mm256_set1_ps(decay_mul), vb1 = _mm256_set1_ps(beta1);
@@ -19,6 +19,10 @@ void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *
     const __m256 vomb2 = _mm256_set1_ps(one_minus_beta2), vns = _mm256_set1_ps(neg_step_size);
     const __m256 vbc2 = _mm256_set1_ps(bc2_sqrt), veps = _mm256_set1_ps(eps);
     const __m256 vgs = _mm256_set1_ps(grad_scale);
+    // Round to nearest even bf16, in integers exactly as md_f32_to_bf16 does (NaN -> quiet).
+    const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1);
+    const __m256i qnan = _mm256_set1_epi32(0x00400000), hi = _mm256_set1_epi32((int)0xffff0000u);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vgs);
@@ -32,6 +36,14 @@ void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *
         _mm256_storeu_ps(w + i, wi);
         _mm256_storeu_ps(m + i, mi);
         _mm256_storeu_ps(v + i, vi);
+        if (wrf) {
+            __m256i u = _mm256_castps_si256(wi);
+            __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+            __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), one);
+            __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(bias, lsb));
+            r = _mm256_blendv_epi8(r, _mm256_or_si256(u, qnan), is_nan);
+            _mm256_storeu_ps(wrf + i, _mm256_castsi256_ps(_mm256_and_si256(r, hi)));
+        }
     }
     for (; i < n; i++) {
         float gi = g[i] * grad_scale;
@@ -42,6 +54,7 @@ void md_adamw_range_avx2(float *w, const float *g, float *m, float *v, md_bf16 *
         w[i] = wi + neg_step_size * mi / denom;
         m[i] = mi;
         v[i] = vi;
+        if (wrf) wrf[i] = md_bf16_to_f32(md_f32_to_bf16(w[i]));
     }
     if (wbf) md_f32_to_bf16_n(w, wbf, n);
 }

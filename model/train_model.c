@@ -23,10 +23,10 @@ static int fb(void *ctx, const int32_t *tokens, const int32_t *targets, int64_t 
     return md_model_backward(m, err);
 }
 
-static int weights_updated(void *ctx, md_error *err) {
-    md_model_trainer_ctx *c = ctx;
-    if (!c->master) return 0;
-    // bf16 mode: the model computes with the master weights rounded to bf16.
+// bf16 mode: the model computes with the master weights rounded to bf16. The optimizer
+// writes the rounded copy of every element it updates (weights_rounded); this full
+// refresh is only for the start and after a save.
+static int round_all(md_model_trainer_ctx *c) {
     float *dst = (float *)c->model->param_arena.base;
     memcpy(dst, c->master, sizeof(float) * (size_t)c->tm.n_elems);
     md_round_to_bf16_n(dst, c->tm.n_elems);
@@ -39,7 +39,7 @@ static int save(void *ctx, const char *dir, md_error *err) {
     // Save the fp32 master weights, then put the rounded copy back.
     memcpy(c->model->param_arena.base, c->master, sizeof(float) * (size_t)c->tm.n_elems);
     int rc = md_model_save(c->model, dir, MD_F32, err);
-    weights_updated(c, err);
+    round_all(c);
     return rc;
 }
 
@@ -112,7 +112,6 @@ int md_train_model_wrap(md_model_trainer_ctx *c, md_model *m, int max_B, int max
     tm->vocab = m->cfg.vocab_size;
     tm->ctx = c;
     tm->forward_backward = fb;
-    tm->weights_updated = weights_updated;
     tm->save = save;
     if (bf16) {
         c->master = malloc(sizeof(float) * (size_t)end);
@@ -122,7 +121,8 @@ int md_train_model_wrap(md_model_trainer_ctx *c, md_model *m, int max_B, int max
         }
         memcpy(c->master, tm->weights, sizeof(float) * (size_t)end);
         tm->weights = c->master;
-        weights_updated(c, err);
+        tm->weights_rounded = (float *)m->param_arena.base;
+        round_all(c);
     }
     return 0;
 }

@@ -120,7 +120,7 @@ static void test_matches_pytorch(void **state) {
 static void test_same_bits_on_every_isa(void **state) {
     // The AVX2 kernel must give the generic kernel's bits (no FMA, same op order).
     const int64_t n = 100003;  // not a multiple of 8 or of the chunk size
-    float *w[2], *m[2], *v[2], *g = malloc(sizeof(float) * n);
+    float *w[2], *m[2], *v[2], *wr[2], *g = malloc(sizeof(float) * n);
     md_bf16 *wb[2];
     md_test_fill_uniform(g, n, 5, -1.0f, 1.0f);
     md_isa best = md_isa_best(), before = md_isa_active();
@@ -128,20 +128,26 @@ static void test_same_bits_on_every_isa(void **state) {
     for (int k = 0; k < 2; k++) {
         w[k] = malloc(sizeof(float) * n), m[k] = malloc(sizeof(float) * n);
         v[k] = malloc(sizeof(float) * n), wb[k] = malloc(sizeof(md_bf16) * n);
+        wr[k] = malloc(sizeof(float) * n);
         md_test_fill_uniform(w[k], n, 6, -1.0f, 1.0f);
         md_test_fill_uniform(m[k], n, 7, -0.1f, 0.1f);
         md_test_fill_uniform(v[k], n, 8, 0.0f, 0.01f);
         assert_int_equal(md_isa_force(k == 0 ? MD_ISA_GENERIC : best, &err), 0);
         for (int s = 0; s < 3; s++)
-            md_adamw_range(w[k], g, m[k], v[k], wb[k], n, 0.999f, 0.9f, 0.999f, 0.1f, 0.001f,
+            md_adamw_range(w[k], g, m[k], v[k], wb[k], wr[k], n, 0.999f, 0.9f, 0.999f, 0.1f, 0.001f,
                            1e-3f, 0.5f, 1e-8f, 0.7f);
     }
     assert_memory_equal(w[0], w[1], sizeof(float) * n);
     assert_memory_equal(m[0], m[1], sizeof(float) * n);
     assert_memory_equal(v[0], v[1], sizeof(float) * n);
     assert_memory_equal(wb[0], wb[1], sizeof(md_bf16) * n);
-    for (int64_t i = 0; i < n; i += 997) assert_int_equal(wb[0][i], md_f32_to_bf16(w[0][i]));
-    for (int k = 0; k < 2; k++) free(w[k]), free(m[k]), free(v[k]), free(wb[k]);
+    assert_memory_equal(wr[0], wr[1], sizeof(float) * n);
+    for (int64_t i = 0; i < n; i++) {
+        assert_int_equal(wb[0][i], md_f32_to_bf16(w[0][i]));
+        float r = md_bf16_to_f32(wb[0][i]);
+        assert_memory_equal(&wr[0][i], &r, 4);
+    }
+    for (int k = 0; k < 2; k++) free(w[k]), free(m[k]), free(v[k]), free(wb[k]), free(wr[k]);
     free(g);
     // Back to what the environment asked for.
     assert_int_equal(md_isa_force(before, &err), 0);
