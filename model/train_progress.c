@@ -72,8 +72,10 @@ void md_progress_update(md_progress *p, int64_t step, double loss, double lr,
 
 void md_progress_message(md_progress *p, const char *fmt, ...) {
     if (p->drawn) {
-        fputc('\n', p->f);
+        // Erase the bar; the message takes its line and the next update redraws below it.
+        fputs("\r\033[K", p->f);
         p->drawn = false;
+        p->t_last_draw = -1e30;
     }
     va_list ap;
     va_start(ap, fmt);

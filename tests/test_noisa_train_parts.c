@@ -317,7 +317,7 @@ static void test_progress_output(void **state) {
     fclose(f);
     assert_non_null(strstr(buf, "\r["));
     assert_non_null(strstr(buf, "ETA"));
-    assert_non_null(strstr(buf, "\nsaved x\n"));
+    assert_non_null(strstr(buf, "\r\033[Ksaved x\n"));
     assert_true(len > 0 && buf[len - 1] == '\n');  // the last step ends the line
     free(buf);
     char d[32];
