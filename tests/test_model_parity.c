@@ -1,7 +1,8 @@
 // Parity with an independent PyTorch reference (tests/parity/reference.py, written from
 // the Hugging Face semantics) on small random GPT-2 and GPT-NeoX folders written by
 // tests/parity/make_random_models.py: several shapes, a non-power-of-two d_head,
-// rotary_pct 0.25 and 0.5, parallel and sequential residuals, tied and untied heads,
+// rotary_pct 0.25, 0.5 and 1, parallel and sequential residuals, tied and untied heads,
+// a NeoX without attention biases,
 // sharded checkpoints, F32/BF16/F16 storage.
 //
 // Compared, each as max |ours - ref| / max |ref| over the tensor (masked -inf attention
@@ -271,6 +272,7 @@ static void test_gpt2_tied(void **state) { stats s; run_model("gpt2_tied", &s); 
 static void test_gpt2_untied_d12_sharded(void **state) { stats s; run_model("gpt2_untied_d12", &s); }
 static void test_neox_parallel(void **state) { stats s; run_model("neox_parallel", &s); }
 static void test_neox_sequential_d12_sharded(void **state) { stats s; run_model("neox_seq_d12", &s); }
+static void test_neox_no_attention_bias_full_rotary(void **state) { stats s; run_model("neox_nobias_fullrot", &s); }
 static void test_gpt2_bf16(void **state) { stats s; run_model("gpt2_bf16", &s); }
 static void test_neox_bf16(void **state) { stats s; run_model("neox_bf16", &s); }
 static void test_neox_f16(void **state) { stats s; run_model("neox_f16", &s); }
@@ -281,6 +283,7 @@ int main(void) {
         cmocka_unit_test(test_gpt2_untied_d12_sharded),
         cmocka_unit_test(test_neox_parallel),
         cmocka_unit_test(test_neox_sequential_d12_sharded),
+        cmocka_unit_test(test_neox_no_attention_bias_full_rotary),
         cmocka_unit_test(test_gpt2_bf16),
         cmocka_unit_test(test_neox_bf16),
         cmocka_unit_test(test_neox_f16),

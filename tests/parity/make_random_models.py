@@ -81,6 +81,8 @@ def neox_weights(cfg, rng, with_buffers):
         sd[h + "attention.query_key_value.bias"] = 0.1 * n(3 * C)
         sd[h + "attention.dense.weight"] = n(C, C) / np.sqrt(C)
         sd[h + "attention.dense.bias"] = 0.1 * n(C)
+        if not cfg.get("attention_bias", True):
+            del sd[h + "attention.query_key_value.bias"], sd[h + "attention.dense.bias"]
         sd[h + "mlp.dense_h_to_4h.weight"] = n(Fd, C) / np.sqrt(C)
         sd[h + "mlp.dense_h_to_4h.bias"] = 0.1 * n(Fd)
         sd[h + "mlp.dense_4h_to_h.weight"] = n(C, Fd) / np.sqrt(Fd)
@@ -131,6 +133,9 @@ MODELS = [
                                  intermediate_size=100, max_position_embeddings=24, vocab_size=97,
                                  rotary_pct=0.5, rotary_emb_base=5000, use_parallel_residual=False,
                                  hidden_act="gelu_new"), 4, "F32", None, 3),
+    ("neox_nobias_fullrot", neox_config(num_attention_heads=2, hidden_size=32, intermediate_size=64,
+                                        max_position_embeddings=16, vocab_size=50, rotary_pct=1.0,
+                                        attention_bias=False), 5, "F32", None, 1),
     ("gpt2_bf16", gpt2_config(), 1, "BF16", "transformer.", 1),
     ("neox_bf16", neox_config(), 3, "BF16", None, 1),
     ("neox_f16", neox_config(), 3, "F16", None, 1),

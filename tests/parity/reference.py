@@ -150,7 +150,10 @@ def neox_forward(cfg, sd, tokens, split=False):
         h = lambda n: sd["gpt_neox.layers.%d.%s" % (l, n)]
         resid = rec(p + "hook_resid_pre", resid)
         W = h("attention.query_key_value.weight")  # (3C, C), rows [head, q|k|v, d]
-        bqkv = h("attention.query_key_value.bias")
+        # attention_bias = false checkpoints have no q/k/v or dense biases
+        bqkv = sd.get("gpt_neox.layers.%d.attention.query_key_value.bias" % l)
+        if bqkv is None:
+            bqkv = torch.zeros(3 * C)
         W4 = W.reshape(H, 3, D, C)
         b4 = bqkv.reshape(H, 3, D)
         if split:
@@ -171,7 +174,8 @@ def neox_forward(cfg, sd, tokens, split=False):
         k = rec(p + "attn.hook_rot_k", rotary(k, rot, base))
         z = attention(rec, p, q, k, v, D)
         attn_out = rec(p + "hook_attn_out",
-                       output_projection(rec, p, z, h("attention.dense.weight"), h("attention.dense.bias"), split))
+                       output_projection(rec, p, z, h("attention.dense.weight"),
+                                         sd.get("gpt_neox.layers.%d.attention.dense.bias" % l), split))
 
         def mlp(x):
             mlp_in = rec(p + "hook_mlp_in", x.clone())
