@@ -175,6 +175,10 @@ static void test_ioi_causal_pairs(void **state) {
     }
     // ioi_pairs.flip = 0.5 of each base order flips.
     for (int v = 0; v < 2; v++) assert_true(llabs(2 * flips[v] - count[v]) <= 1);
+    md_ioi_pair *again;
+    assert_int_equal(md_ioi_pairs_dataset(&world, 2, N, &again, &err), 0);
+    assert_memory_equal(q, again, sizeof *q * (size_t)N);  // deterministic
+    free(again);
     free(q);
 }
 
@@ -375,8 +379,11 @@ static void test_greater_than(void **state) {
     memset(year_split, -1, sizeof year_split);
     md_buf b = {0};
     for (int s = 0; s < 3; s++) {
-        md_gt_example *e;
+        md_gt_example *e, *e2;
         assert_int_equal(md_gt_dataset(&world, s, 300, NULL, &e, &err), 0);
+        assert_int_equal(md_gt_dataset(&world, s, 300, NULL, &e2, &err), 0);
+        assert_memory_equal(e, e2, sizeof *e * 300);  // deterministic
+        free(e2);
         for (int i = 0; i < 300; i++) {
             int y = e[i].century * 100 + e[i].yy;
             assert_true(e[i].century >= 11 && e[i].century <= 17 && e[i].yy >= 2 && e[i].yy <= 98);
