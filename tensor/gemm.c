@@ -23,6 +23,7 @@
 
 #include "tensor/bf16.h"
 #include "tensor/gemm_kernels.h"
+#include "tensor/gemm_pack_impl.h"
 #include "tensor/isa.h"
 #include "tensor/threads.h"
 
@@ -333,7 +334,59 @@ static void run_small(const gemm_problem *p, kernel_id id) {
 // that the packed operand is hardly reused. Chosen from bench-gemm measurements.
 static bool small_pays(const gemm_problem *p) {
     double work = (double)p->m * (double)p->n * (double)p->k;
-    return work <= 64.0 * 64.0 * 64.0 || p->m <= 8 || p->n <= 8;
+    return work <= 64.0 * 64.0 * 64.0 || p->m <= 16 || p->n <= 16;
+}
+
+// ---------------------------------------------------------------- skinny path
+// At most MD_SKINNY_M rows (or columns: then C^T = op(B)^T op(A)^T is the skinny one).
+// The short operand becomes a dense fp32 block (converted if needed), the long one is
+// read in place; threads split the long dimension.
+static md_gemm_operand transposed(md_gemm_operand o) {
+    md_gemm_operand t = o;
+    t.rs = o.cs, t.cs = o.rs;
+    return t;
+}
+
+static bool skinny_fits(const gemm_problem *p) {
+    bool flip = p->m > MD_SKINNY_M;
+    if (flip && p->n > MD_SKINNY_M) return false;
+    // The long operand is read by the kernels as fp32 or bf16 only.
+    return (flip ? p->a.src : p->b.src) != MD_GEMM_SRC_F32_TO_BF16;
+}
+
+static void run_skinny(const gemm_problem *p) {
+    bool flip = p->m > MD_SKINNY_M;
+    int m = (int)(flip ? p->n : p->m);
+    int64_t cols = flip ? p->m : p->n;
+    md_gemm_operand rows = flip ? transposed(p->b) : p->a;  // (m, K)
+    md_gemm_operand lng = flip ? transposed(p->a) : p->b;   // (K, cols)
+    int64_t rsc = flip ? 1 : p->ldc, csc = flip ? p->ldc : 1;
+    const float *a = rows.base;
+    int64_t lda = rows.rs;
+    if (rows.src != MD_GEMM_SRC_F32 || rows.cs != 1) {
+        float *d = buf_reserve(&tl_a[0], sizeof(float) * (size_t)(m * p->k));  // (m, K)
+        for (int i = 0; i < m; i++) {
+            if (rows.cs == 1) {
+                md_gp_to_f32(&rows, i * rows.rs, p->k, d + i * p->k);
+            } else {
+                for (int64_t q = 0; q < p->k; q++) md_gp_to_f32(&rows, i + q * rows.cs, 1, d + i * p->k + q);
+            }
+        }
+        a = d, lda = p->k;
+    }
+    md_gemm_skinny_fn fn = md_gemm_skinny_generic;
+#if defined(__x86_64__)
+    if (md_isa_active() >= MD_ISA_AVX2) fn = md_gemm_skinny_avx2;
+#endif
+    int64_t units = (cols + MD_SKINNY_UNIT - 1) / MD_SKINNY_UNIT;
+    int nt = threads_for(p, units);
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t u0, u1;
+        share(units, omp_get_thread_num(), omp_get_num_threads(), &u0, &u1);
+        int64_t c0 = u0 * MD_SKINNY_UNIT, c1 = min64(cols, u1 * MD_SKINNY_UNIT);
+        if (c1 > c0) fn(m, c0, c1, p->k, a, lda, &lng, p->c, rsc, csc, p->alpha, p->beta);
+    }
 }
 
 // ---------------------------------------------------------------- entry points
@@ -351,9 +404,14 @@ static void gemm(const gemm_problem *p, bool bf16) {
     kernel_id id = kernel_for(bf16);
     bool in_place_ok = p->a.src == MD_GEMM_SRC_F32 && p->b.src == MD_GEMM_SRC_F32 &&
                        kernel_set(id)->ukernel_strided != NULL;
+    bool skinny_ok = skinny_fits(p);
     md_gemm_path path = forced_path;
-    if (path == MD_GEMM_PATH_AUTO) path = small_pays(p) ? MD_GEMM_PATH_SMALL : MD_GEMM_PATH_PACKED;
-    if (path == MD_GEMM_PATH_SMALL && in_place_ok)
+    if (path == MD_GEMM_PATH_AUTO)
+        path = skinny_ok ? MD_GEMM_PATH_SKINNY
+                         : small_pays(p) ? MD_GEMM_PATH_SMALL : MD_GEMM_PATH_PACKED;
+    if (path == MD_GEMM_PATH_SKINNY && skinny_ok)
+        run_skinny(p);
+    else if (path == MD_GEMM_PATH_SMALL && in_place_ok)
         run_small(p, id);
     else
         run_packed(p, id);

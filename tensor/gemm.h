@@ -56,8 +56,16 @@ int md_gemm_set_blocking(bool bf16, int kc, int mc, int nc, md_error *err);
 
 // Which driver path a GEMM takes: AUTO picks by shape; PACKED always packs both operands
 // (the five loops); SMALL reads fp32 operands in place where it can (no packing of A,
-// B packed only when it is transposed or bf16), for small and skinny products.
-typedef enum md_gemm_path { MD_GEMM_PATH_AUTO = 0, MD_GEMM_PATH_PACKED, MD_GEMM_PATH_SMALL } md_gemm_path;
+// B packed only when it is transposed), for small products; SKINNY is for products with
+// at most 4 rows or 4 columns (GEMV-like), reading the long operand in place (fp32 or
+// bf16). A path that cannot take a product (SMALL: bf16 inputs; SKINNY: wider shapes)
+// falls back to PACKED.
+typedef enum md_gemm_path {
+    MD_GEMM_PATH_AUTO = 0,
+    MD_GEMM_PATH_PACKED,
+    MD_GEMM_PATH_SMALL,
+    MD_GEMM_PATH_SKINNY
+} md_gemm_path;
 void md_gemm_force_path(md_gemm_path path);
 
 #endif

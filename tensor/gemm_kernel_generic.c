@@ -51,6 +51,25 @@ static void pack_b(const md_gemm_operand *b, int64_t k0, int64_t kc, int64_t c0,
     md_gp_pack_b_f32(b, k0, kc, c0, cols, dst, NR);
 }
 
+// Skinny products, portable: one running sum per C element, k in order.
+void md_gemm_skinny_generic(int m, int64_t n0, int64_t n1, int64_t k, const float *a,
+                            int64_t lda, const md_gemm_operand *b, float *c, int64_t rsc,
+                            int64_t csc, float alpha, float beta) {
+    for (int i = 0; i < m; i++)
+        for (int64_t j = n0; j < n1; j++) {
+            float s = 0.0f;
+            for (int64_t q = 0; q < k; q++) {
+                int64_t off = q * b->rs + j * b->cs;
+                float bv = b->src == MD_GEMM_SRC_BF16 ? md_bf16_to_f32(((const md_bf16 *)b->base)[off])
+                                                     : ((const float *)b->base)[off];
+                s += a[i * lda + q] * bv;
+            }
+            float *cp = c + i * rsc + j * csc;
+            float v = alpha * s;
+            *cp = beta == 0.0f ? v : v + beta * *cp;
+        }
+}
+
 const md_gemm_kernel md_gemm_kernel_f32_generic = {
     .name = "generic-f32-4x8",
     .mr = MR,

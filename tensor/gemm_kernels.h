@@ -66,6 +66,26 @@ typedef struct md_gemm_kernel {
     md_gemm_pack_b_fn pack_b;
 } md_gemm_kernel;
 
+// Skinny products (GEMV-like): C (m, columns n0..n1) = alpha * A (m, k) op(B) + beta * C
+// for m <= MD_SKINNY_M, with A dense fp32 (row stride lda) and op(B) (k, n) read in place
+// (fp32 or bf16, either unit stride), C element (i, j) at c[i * rsc + j * csc]. Thread
+// ranges start at multiples of MD_SKINNY_UNIT columns; k runs in fixed blocks of
+// MD_SKINNY_KB (axpy form), so results do not depend on the split.
+#define MD_SKINNY_M 4
+#define MD_SKINNY_UNIT 24
+#define MD_SKINNY_KB 64
+typedef void (*md_gemm_skinny_fn)(int m, int64_t n0, int64_t n1, int64_t k, const float *a,
+                                  int64_t lda, const md_gemm_operand *b, float *c, int64_t rsc,
+                                  int64_t csc, float alpha, float beta);
+void md_gemm_skinny_generic(int m, int64_t n0, int64_t n1, int64_t k, const float *a,
+                            int64_t lda, const md_gemm_operand *b, float *c, int64_t rsc,
+                            int64_t csc, float alpha, float beta);
+#if defined(__x86_64__)
+void md_gemm_skinny_avx2(int m, int64_t n0, int64_t n1, int64_t k, const float *a, int64_t lda,
+                         const md_gemm_operand *b, float *c, int64_t rsc, int64_t csc,
+                         float alpha, float beta);
+#endif
+
 extern const md_gemm_kernel md_gemm_kernel_f32_generic;
 #if defined(__x86_64__)
 extern const md_gemm_kernel md_gemm_kernel_f32_avx2;

@@ -103,9 +103,9 @@ static void run_ours(kind kd, const gemm_case *g, const stored *A, const stored 
                          g->beta, C, ldc);
 }
 
-// Runs one case and checks it against the reference; returns C for further comparisons
-// (caller frees), so determinism tests can compare two runs bit for bit.
-static float *check_case(kind kd, const gemm_case *g) {
+// Runs one case and, if verify, checks it against the reference; returns C for further
+// comparisons (caller frees), so determinism tests can compare two runs bit for bit.
+static float *run_case(kind kd, const gemm_case *g, bool verify) {
     int64_t ar = g->ta == MD_NOTRANS ? g->m : g->k, ac = g->ta == MD_NOTRANS ? g->k : g->m;
     int64_t br = g->tb == MD_NOTRANS ? g->k : g->n, bc = g->tb == MD_NOTRANS ? g->n : g->k;
     // A of md_gemm_f32_bf16 is rounded inside the GEMM: keep its bf16 image for the reference.
@@ -125,6 +125,11 @@ static float *check_case(kind kd, const gemm_case *g) {
     memcpy(R, C0, sizeof(float) * (size_t)cn);
 
     run_ours(kd, g, &A, &B, C, ldc);
+    if (!verify) {
+        free_stored(&A), free_stored(&B);
+        free(C0), free(R), free(S);
+        return C;
+    }
     // Reference on exactly the values the GEMM multiplies (bf16 images for bf16 kinds).
     md_sgemm_ref(g->ta, g->tb, g->m, g->n, g->k, g->alpha, A.f, A.ld, B.f, B.ld, g->beta, R, ldc);
     // S = |alpha| |op(A)| |op(B)| (+ |beta| |C0| below): the scale of the rounding error.
@@ -180,9 +185,10 @@ static float *check_case(kind kd, const gemm_case *g) {
     return C;
 }
 
-static void check(kind kd, const gemm_case *g) { free(check_case(kd, g)); }
+static void check(kind kd, const gemm_case *g) { free(run_case(kd, g, true)); }
 
-static const md_gemm_path paths[] = {MD_GEMM_PATH_PACKED, MD_GEMM_PATH_SMALL, MD_GEMM_PATH_AUTO};
+static const md_gemm_path paths[] = {MD_GEMM_PATH_PACKED, MD_GEMM_PATH_SMALL,
+                                     MD_GEMM_PATH_SKINNY, MD_GEMM_PATH_AUTO};
 static const kind kinds[] = {KIND_F32, KIND_BF16, KIND_F32_BF16};
 
 // Tiny blocking so that moderate shapes cross several KC / MC / NC blocks.
@@ -297,7 +303,7 @@ static void test_random_shapes(void **state) {
                        .beta = (x >> 51) & 1 ? 0.0f : 0.75f, .pad = (int64_t)((x >> 52) % 5),
                        .seed = 5000 + (uint64_t)it};
         g.nan_c = g.beta == 0.0f;
-        md_gemm_force_path(paths[it % 3]);
+        md_gemm_force_path(paths[it % 4]);
         check(kinds[it % 3], &g);
     }
 }
@@ -328,7 +334,8 @@ static void test_degenerate(void **state) {
 // Bit-identical results for 1 and 2 threads, on each path and kind, across blocks.
 static void test_thread_determinism(void **state) {
     (void)state;
-    const int64_t dims[][3] = {{67, 301, 259}, {150, 37, 131}, {4, 520, 70}, {301, 20, 33}};
+    const int64_t dims[][3] = {{67, 301, 259}, {150, 37, 131}, {4, 520, 70}, {301, 20, 33},
+                               {1, 1000, 300}, {700, 3, 129}, {2, 100, 1000}};
     for (int blk = 0; blk < 2; blk++) {
         if (blk) tiny_blocking();
         for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
@@ -340,9 +347,9 @@ static void test_thread_determinism(void **state) {
                                    .alpha = 0.5f, .beta = d == 2 ? 0.0f : 1.0f,
                                    .seed = 77 + d};
                     md_set_threads(1);
-                    float *c1 = check_case(kinds[k], &g);
+                    float *c1 = run_case(kinds[k], &g, blk == 0 && p == 0);
                     md_set_threads(2);
-                    float *c2 = check_case(kinds[k], &g);
+                    float *c2 = run_case(kinds[k], &g, false);
                     size_t bytes = sizeof(float) * (size_t)(g.m * g.n);
                     if (memcmp(c1, c2, bytes) != 0)
                         fail_msg("1 vs 2 threads differ: path %d kind %d %lldx%lldx%lld",
@@ -355,18 +362,23 @@ static void test_thread_determinism(void **state) {
     }
 }
 
-// The model shapes' skinny relatives: GEMV-like products with long K.
+// GEMV-like products with long K (one token at a time), forced onto each path: the
+// skinny kernels' column chunks (24) and k blocks (128) get ragged ends and k tails.
 static void test_skinny(void **state) {
     (void)state;
     const int64_t dims[][3] = {{1, 300, 768}, {1, 1, 1000}, {2, 97, 513}, {300, 1, 257},
-                               {3, 700, 64}};
-    for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
-        for (int t = 0; t < 4; t++) {
-            gemm_case g = {.ta = (md_trans)(t & 1), .tb = (md_trans)(t >> 1), .m = dims[d][0],
-                           .n = dims[d][1], .k = dims[d][2], .alpha = 1.0f, .beta = 0.0f,
-                           .nan_c = true, .seed = 300 + d};
-            for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) check(kinds[k], &g);
-        }
+                               {3, 700, 64}, {4, 49, 131}, {130, 4, 9}, {1, 23, 7}};
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        md_gemm_force_path(paths[p]);
+        for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
+            for (int t = 0; t < 4; t++) {
+                gemm_case g = {.ta = (md_trans)(t & 1), .tb = (md_trans)(t >> 1),
+                               .m = dims[d][0], .n = dims[d][1], .k = dims[d][2],
+                               .alpha = t == 3 ? -0.5f : 1.0f, .beta = t == 2 ? 1.0f : 0.0f,
+                               .pad = (int64_t)(d % 2), .nan_c = t != 2, .seed = 300 + d};
+                for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) check(kinds[k], &g);
+            }
+    }
 }
 
 int main(void) {
