@@ -23,7 +23,7 @@ static int run(int argc, char **argv) {
         {"train-heads", "train.heads", "'L.H,...': train only these heads' W_Q/W_K/W_V rows and W_O columns", false, NULL, false},
         {"train-neurons", "train.neurons", "'L.N,...': train only these MLP neurons", false, NULL, false},
         {"save-every", "save_every", "N: checkpoint every N steps", false, NULL, false},
-        {"resume", "resume", "auto|DIR: continue from the newest checkpoint in out (auto) or DIR", false, NULL, false},
+        {"resume", "resume", "auto|DIR: continue from the newest checkpoint in out (auto: if any) or DIR", false, NULL, false},
         {"bf16", "bf16", "compute with bf16-rounded weights (fp32 master weights and moments)", true, NULL, false},
     };
     md_train_job job;

@@ -9,7 +9,7 @@ static int run(int argc, char **argv) {
         {"steps", "steps", "N: optimizer steps", false, NULL, false},
         {"seed", "seed", "N: data-order seed", false, NULL, false},
         {"save-every", "save_every", "N: checkpoint every N steps", false, NULL, false},
-        {"resume", "resume", "auto|DIR: continue from the newest checkpoint in out (auto) or DIR", false, NULL, false},
+        {"resume", "resume", "auto|DIR: continue from the newest checkpoint in out (auto: if any) or DIR", false, NULL, false},
         {"bf16", "bf16", "compute with bf16-rounded weights (fp32 master weights and moments)", true, NULL, false},
     };
     md_train_job job;

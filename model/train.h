@@ -369,7 +369,7 @@ typedef struct md_train_job {
     uint64_t init_seed;
     const char *data;            // "PATH[:RATIO],..."
     const char *out_dir;
-    const char *resume;          // NULL, "auto" (newest checkpoint in out_dir) or a folder
+    const char *resume;          // NULL, "auto" (newest checkpoint in out_dir, if any) or a folder
     const char *train_tensors, *train_heads, *train_neurons;  // NULL = train everything
     bool bf16;
     md_train_options opt;

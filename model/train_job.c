@@ -147,7 +147,10 @@ int md_train_job_run(const md_train_job *j, md_error *err) {
     char ckpt[4096] = {0};
     if (j->resume) {
         if (!strcmp(j->resume, "auto")) {
-            if (md_train_latest_checkpoint(j->out_dir, ckpt, sizeof ckpt, err)) goto done;
+            // The newest checkpoint, or a fresh start when there is none yet, so the same
+            // command line both starts a run and continues it after a kill.
+            md_error none = {{0}};
+            if (md_train_latest_checkpoint(j->out_dir, ckpt, sizeof ckpt, &none)) ckpt[0] = 0;
         } else {
             snprintf(ckpt, sizeof ckpt, "%s", j->resume);
         }
