@@ -79,9 +79,11 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state) {
     const char *s = md_test_path("s.npy");
     assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
                         bin(), s, md_test_path("a")), 0);
-    // Killed by SIGKILL right after step 6 (checkpoint-4 is the newest on disk).
+    // Killed by SIGKILL right after step 6 (checkpoint-4 is the newest on disk). The same
+    // command line (--resume auto) starts the run, there being no checkpoint yet, and
+    // continues it.
     assert_int_equal(sh("MECHDRIFT_TEST_KILL_AT_STEP=6 %s train --config configs/train-tiny.cfg "
-                        "--data %s --out %s 2>/dev/null", bin(), s, md_test_path("b")),
+                        "--data %s --out %s --resume auto 2>/dev/null", bin(), s, md_test_path("b")),
                      128 + SIGKILL);
     assert_true(exists(md_test_path("b/checkpoint-4/training_state.safetensors")));
     assert_false(exists(md_test_path("b/model.safetensors")));
