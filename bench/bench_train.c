@@ -11,7 +11,8 @@
 // LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp (OpenMP OpenBLAS) and the
 // faster of its foreach / single-tensor AdamW (both measured, the best reported).
 //
-// BENCH_TRAIN_KIT_ONLY=1 skips the PyTorch runs (quick checks while optimising).
+// BENCH_TRAIN_KIT_ONLY=1 skips the PyTorch runs and BENCH_TRAIN_SHAPE=gpt2|organism keeps
+// one shape (quick checks while optimising).
 //
 // bf16 here: the kit computes with bf16-rounded weights and fp32 master weights; on a CPU
 // without AVX512_BF16 its GEMMs still run in fp32 (the record's impl says so). PyTorch's
@@ -155,6 +156,8 @@ int main(int argc, char **argv) {
                                              : "mechdrift bf16-emulated fp32-GEMM";
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
+        const char *only = getenv("BENCH_TRAIN_SHAPE");
+        if (only && *only && !strstr(s->name, only)) continue;
         for (int bf16 = 0; bf16 < 2; bf16++) {
             char cname[96], mname[96];
             snprintf(cname, sizeof cname, "%s %s step", s->name, bf16 ? "bf16" : "fp32");
