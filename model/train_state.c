@@ -47,6 +47,7 @@ static char *state_json(const md_trainer *t) {
         md_jw_key(&w, "kind"), md_jw_string(&w, src->kind == MD_SRC_STREAM ? "stream" : "sft");
         md_jw_key(&w, "n_tokens"), md_jw_int(&w, src->n_tokens);
         md_jw_key(&w, "n_examples"), md_jw_int(&w, src->n_examples);
+        md_jw_key(&w, "ratio"), md_jw_number(&w, src->ratio);
         md_jw_key(&w, "drawn"), md_jw_int(&w, src->drawn);
         md_jw_object_end(&w);
     }
@@ -173,11 +174,18 @@ int md_trainer_load_state(md_trainer *t, const char *dir, md_error *err) {
         const md_json *e = &srcs->items[s];
         const char *name;
         int64_t nt, ne;
+        double ratio;
         if (md_json_get_string(e, "name", path, &name, err) ||
             md_json_get_int(e, "n_tokens", path, &nt, err) ||
             md_json_get_int(e, "n_examples", path, &ne, err) ||
+            md_json_get_number(e, "ratio", path, &ratio, err) ||
             md_json_get_int(e, "drawn", path, &drawn[s], err))
             goto done;
+        if (ratio != d->src[s].ratio) {
+            md_errorf(err, "%s: data source %d ('%s') was mixed with ratio %g, this run uses %g",
+                      path, s, name, ratio, d->src[s].ratio);
+            goto done;
+        }
         if (nt != d->src[s].n_tokens || ne != d->src[s].n_examples) {
             md_errorf(err, "%s: data source %d ('%s') had %lld tokens / %lld examples, this run's "
                       "'%s' has %lld / %lld: not the same data", path, s, name, (long long)nt,
