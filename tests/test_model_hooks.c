@@ -540,29 +540,46 @@ static void test_stream_cache_to_npy(void **state) {
     md_model_free(&m);
 }
 
+// Same bits for 1 and 2 threads: the fused path, and every optional (hooked) path with
+// every gradient cached.
 static void test_threads_bit_identical(void **state) {
     for (int arch = 0; arch < 2; arch++) {
-        md_model m;
-        make(&m, (md_arch)arch);
-        int32_t tok[B * T], tgt[B * T];
-        tokens_for(tok, tgt, 21);
-        md_error err = {{0}};
-        assert_int_equal(md_model_alloc_grads(&m, &err), 0);
-        float *res[2];
-        int threads[2] = {1, 2};
-        for (int k = 0; k < 2; k++) {
-            md_set_threads(threads[k]);
-            md_model_zero_grad(&m);
-            assert_int_equal(md_model_forward(&m, tok, tgt, B, T, NULL, &err), 0);
-            assert_int_equal(md_model_backward(&m, &err), 0);
-            res[k] = malloc(m.grad_arena.used + NLOGITS * sizeof(float));
-            memcpy(res[k], m.acts.logits, NLOGITS * sizeof(float));
-            memcpy(res[k] + NLOGITS, m.grad_arena.base, m.grad_arena.used);
+        for (int hooked = 0; hooked < 2; hooked++) {
+            md_model m;
+            make(&m, (md_arch)arch);
+            int32_t tok[B * T], tgt[B * T];
+            tokens_for(tok, tgt, 21);
+            md_error err = {{0}};
+            assert_int_equal(md_model_alloc_grads(&m, &err), 0);
+            float *res[2];
+            md_cache grads[2];
+            int threads[2] = {1, 2};
+            for (int k = 0; k < 2; k++) {
+                md_set_threads(threads[k]);
+                md_cache_init(&grads[k]);
+                md_hooks h;
+                md_hooks_init(&h);
+                if (hooked) assert_int_equal(md_hooks_grad_cache(&h, "*", &grads[k], &err), 0);
+                md_model_zero_grad(&m);
+                assert_int_equal(md_model_forward(&m, tok, tgt, B, T, &h, &err), 0);
+                assert_int_equal(md_model_backward(&m, &err), 0);
+                res[k] = malloc(m.grad_arena.used + NLOGITS * sizeof(float));
+                memcpy(res[k], m.acts.logits, NLOGITS * sizeof(float));
+                memcpy(res[k] + NLOGITS, m.grad_arena.base, m.grad_arena.used);
+                md_hooks_free(&h);
+            }
+            assert_memory_equal(res[0], res[1], m.grad_arena.used + NLOGITS * sizeof(float));
+            assert_int_equal(grads[0].count, grads[1].count);
+            for (int i = 0; i < grads[0].count; i++)
+                assert_memory_equal(grads[0].entries[i].t.data, grads[1].entries[i].t.data,
+                                    md_nbytes(&grads[0].entries[i].t));
+            if (hooked) assert_true(grads[0].count > 40);
+            for (int k = 0; k < 2; k++) {
+                free(res[k]);
+                md_cache_free(&grads[k]);
+            }
+            md_model_free(&m);
         }
-        assert_memory_equal(res[0], res[1], m.grad_arena.used + NLOGITS * sizeof(float));
-        free(res[0]);
-        free(res[1]);
-        md_model_free(&m);
     }
 }
 
