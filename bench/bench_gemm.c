@@ -331,6 +331,17 @@ static void fill(float *x, int64_t n, uint32_t seed) {
     }
 }
 
+// 1-minute load average: other processes on this 2-core machine skew every number.
+static double loadavg(void) {
+    double l = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
 // ---------------------------------------------------------------- main
 static void print_ratios(const char *title, int th, int ncases, char names[][48],
                          result *res) {
@@ -368,6 +379,10 @@ int main(int argc, char **argv) {
 
     md_bench_report rep;
     md_bench_init(&rep, "gemm");
+    double load0 = loadavg();
+    if (load0 > 0.5)
+        printf("warning: load average %.2f before the run: other processes compete for the "
+               "cores, numbers will be low and noisy\n", load0);
     // The machine's FMA peak on 1 and 2 threads.
     double peak[2][3] = {{0}};
     for (int th = 1; th <= 2; th++) {
@@ -423,6 +438,8 @@ int main(int argc, char **argv) {
         free(o.a), free(o.b), free(o.c), free(o.check), free(o.ah), free(o.bh);
     }
 
+    md_bench_add(&rep, "machine load at start", "loadavg-1min", 0, load0, "load");
+    md_bench_add(&rep, "machine load at end", "loadavg-1min", 0, loadavg(), "load");
     md_error err;
     if (md_bench_write(&rep, opt.out, &err) != 0) {
         fprintf(stderr, "bench-gemm: %s\n", err.msg);

@@ -2,18 +2,19 @@
 // chosen per ISA at run time (tensor/gemm_kernel_*.c), and a no-packing path for small
 // and skinny products. tensor/GEMM.md has the blocking table and the error bounds.
 //
-// Loops (row-major C = op(A) op(B); the vector dimension of the micro-kernel is N):
-//   ic  over M in MC rows:      op(A) panel MC x KC packed once, shared by all threads (L3)
-//    pc over K in KC steps:     fixed order, every C element accumulates its K blocks
-//                               in this order whatever the thread count
-//     jc over this thread's columns in NC:  op(B) block KC x NC packed per thread (L2)
+// Loops (row-major C = op(A) op(B); the vector dimension of the micro-kernel is N), run by
+// each thread on its own share of the columns of C (or rows, when C is narrow):
+//   ic  over M in MC rows:      op(A) panel MC x KC, packed per thread, or read in place
+//                               when it is fp32 with unit column stride (no copy at all)
+//    pc over K in KC steps:     fixed order: every C element accumulates its K blocks in
+//                               this order whatever the thread count
+//     jc over the columns in NC:            op(B) block KC x NC packed per thread (L2)
 //      ir over the panel in MR rows:        one A sliver MR x KC stays in L1
 //       jr over the block in NR columns:    micro-kernel on an MR x NR tile of C
-// Threads split the columns of C (NR-aligned, balanced) and pack the shared A panel
-// together (a barrier, double-buffered so one per panel suffices); a thread writes only
-// its own C tiles, K is never split. So results are bit-identical for any thread count.
-// When C has too few columns for that split, threads split the rows instead, each with
-// private buffers.
+// Threads share nothing but the read-only inputs: no barriers, no shared packed panels
+// (sharing a packed A panel cost more in cross-core traffic than repacking it saves). A
+// thread writes only its own C tiles and K is never split, so results are bit-identical
+// for any thread count.
 #include "tensor/gemm.h"
 
 #include <omp.h>
@@ -38,7 +39,7 @@ typedef struct blocking_entry {
 
 static const blocking_entry default_blocking[KID_COUNT] = {
     [KID_GENERIC] = {256, 512, 256},
-    [KID_AVX2] = {256, 1020, 512},
+    [KID_AVX2] = {768, 1344, 128},
     [KID_AVX512] = {256, 1020, 512},
     [KID_AVX512BF16] = {512, 1020, 512},
 };
@@ -115,7 +116,7 @@ typedef struct grow_buf {
     size_t cap;
 } grow_buf;
 
-static _Thread_local grow_buf tl_a[2], tl_b;
+static _Thread_local grow_buf tl_a[1], tl_b;
 
 static void *buf_reserve(grow_buf *b, size_t bytes) {
     if (bytes <= b->cap) return b->p;
@@ -167,90 +168,58 @@ static void share(int64_t units, int t, int nt, int64_t *lo, int64_t *hi) {
 // ---------------------------------------------------------------- packed path
 typedef struct packed_plan {
     const md_gemm_kernel *kern;
-    md_gemm_blocking bl;
-    int64_t kcp;        // packed k steps per KC block: KC / kpack
-    size_t a_bytes;     // one A panel buffer
-    size_t b_bytes;     // one B block buffer
-    bool split_rows;    // threads split rows (private A) instead of columns (shared A)
+    md_gemm_blocking bl;  // kc already balanced for this K
+    bool a_in_place;      // op(A) fp32 with unit column stride on an fp32 kernel: not packed
+    size_t a_bytes;       // one A panel buffer (MC x KC)
+    size_t b_bytes;       // one B block buffer (KC x NC)
 } packed_plan;
 
-// One A panel x this thread's columns: B blocks packed and multiplied.
-static void macro_tiles(const gemm_problem *p, const packed_plan *pl, const char *ap,
-                        int64_t ic, int64_t mcur, int64_t pc, int64_t kcur, int64_t j0,
-                        int64_t j1, char *bp) {
+// The five loops on the C block rows [r0, r1) x columns [j0, j1), with this thread's own
+// packing buffers: nothing is shared between threads, so there are no barriers.
+static void packed_block(const gemm_problem *p, const packed_plan *pl, int64_t r0, int64_t r1,
+                         int64_t j0, int64_t j1) {
     const md_gemm_kernel *kern = pl->kern;
     const int MR = kern->mr, NR = kern->nr;
-    int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
-    size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
-    size_t b_sliver = (size_t)(NR * steps * kern->kpack) * (size_t)kern->elem_size;
-    float beta = pc == 0 ? p->beta : 1.0f;  // later K blocks accumulate into C
+    char *ap = pl->a_in_place ? NULL : buf_reserve(&tl_a[0], pl->a_bytes);
+    char *bp = buf_reserve(&tl_b, pl->b_bytes);
+    // An A panel read in place needs no buffer: one panel, so B is packed only once.
+    int64_t mc = pl->a_in_place ? r1 - r0 : balanced(r1 - r0, pl->bl.mc, MR);
     int64_t nc = balanced(j1 - j0, pl->bl.nc, NR);
-    for (int64_t jc = j0; jc < j1; jc += nc) {
-        int64_t ncur = min64(nc, j1 - jc);
-        kern->pack_b(&p->b, pc, kcur, jc, ncur, bp);
-        for (int64_t ir = 0; ir < mcur; ir += MR) {
-            const char *as = ap + (size_t)(ir / MR) * a_sliver;
-            float *crow = p->c + (ic + ir) * p->ldc;
-            int m = (int)min64(MR, mcur - ir);
-            for (int64_t jr = 0; jr < ncur; jr += NR)
-                kern->ukernel(kcur, as, bp + (size_t)(jr / NR) * b_sliver, crow + jc + jr,
-                              p->ldc, p->alpha, beta, m, (int)min64(NR, ncur - jr));
-        }
-    }
-}
-
-// Column split: the team packs each A panel together, each thread its own B blocks.
-static void packed_columns(const gemm_problem *p, const packed_plan *pl, char *abuf[2], int t,
-                           int nt) {
-    const md_gemm_kernel *kern = pl->kern;
-    const int MR = kern->mr, NR = kern->nr;
-    int64_t s0, s1;
-    share((p->n + NR - 1) / NR, t, nt, &s0, &s1);
-    int64_t j0 = s0 * NR, j1 = min64(p->n, s1 * NR);
-    char *bp = buf_reserve(&tl_b, pl->b_bytes);
-    int it = 0;
-    int64_t mc = balanced(p->m, pl->bl.mc, MR);
-    for (int64_t ic = 0; ic < p->m; ic += mc) {
-        int64_t mcur = min64(mc, p->m - ic);
-        for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc, it++) {
-            int64_t kcur = min64(pl->bl.kc, p->k - pc);
-            int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
-            size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
-            char *ap = abuf[it & 1];
-            int64_t a0, a1;
-            share((mcur + MR - 1) / MR, t, nt, &a0, &a1);
-            if (a1 > a0)
-                kern->pack_a(&p->a, ic + a0 * MR, min64(mcur, a1 * MR) - a0 * MR, pc, kcur,
-                             ap + (size_t)a0 * a_sliver);
-            // Everyone's part of this panel is packed; and everyone has finished with the
-            // other buffer (the panel before), which the next iteration overwrites.
-#pragma omp barrier
-            if (j1 > j0) macro_tiles(p, pl, ap, ic, mcur, pc, kcur, j0, j1, bp);
-        }
-    }
-}
-
-// Row split: each thread runs the whole algorithm on its own rows, private buffers.
-static void packed_rows(const gemm_problem *p, const packed_plan *pl, int t, int nt) {
-    const int MR = pl->kern->mr;
-    int64_t s0, s1;
-    share((p->m + MR - 1) / MR, t, nt, &s0, &s1);
-    int64_t r0 = s0 * MR, r1 = min64(p->m, s1 * MR);
-    char *ap = buf_reserve(&tl_a[0], pl->a_bytes);
-    char *bp = buf_reserve(&tl_b, pl->b_bytes);
-    int64_t mc = balanced(r1 - r0, pl->bl.mc, MR);
+    const float *a = p->a.base;  // (M, K) with row stride p->a.rs when in place
     for (int64_t ic = r0; ic < r1; ic += mc) {
         int64_t mcur = min64(mc, r1 - ic);
         for (int64_t pc = 0; pc < p->k; pc += pl->bl.kc) {
             int64_t kcur = min64(pl->bl.kc, p->k - pc);
-            pl->kern->pack_a(&p->a, ic, mcur, pc, kcur, ap);
-            macro_tiles(p, pl, ap, ic, mcur, pc, kcur, 0, p->n, bp);
+            int64_t steps = (kcur + kern->kpack - 1) / kern->kpack;
+            size_t a_sliver = (size_t)(MR * steps * kern->kpack) * (size_t)kern->elem_size;
+            size_t b_sliver = (size_t)(NR * steps * kern->kpack) * (size_t)kern->elem_size;
+            if (!pl->a_in_place) kern->pack_a(&p->a, ic, mcur, pc, kcur, ap);
+            float beta = pc == 0 ? p->beta : 1.0f;  // later K blocks accumulate into C
+            for (int64_t jc = j0; jc < j1; jc += nc) {
+                int64_t ncur = min64(nc, j1 - jc);
+                kern->pack_b(&p->b, pc, kcur, jc, ncur, bp);
+                for (int64_t ir = 0; ir < mcur; ir += MR) {  // one A sliver stays in L1
+                    float *crow = p->c + (ic + ir) * p->ldc + jc;
+                    int m = (int)min64(MR, mcur - ir);
+                    for (int64_t jr = 0; jr < ncur; jr += NR) {
+                        const char *bs = bp + (size_t)(jr / NR) * b_sliver;
+                        int n = (int)min64(NR, ncur - jr);
+                        if (pl->a_in_place)
+                            kern->ukernel_strided(kcur, a + (ic + ir) * p->a.rs + pc, p->a.rs, 1,
+                                                  (const float *)bs, NR, crow + jr, p->ldc,
+                                                  p->alpha, beta, m, n);
+                        else
+                            kern->ukernel(kcur, ap + (size_t)(ir / MR) * a_sliver, bs, crow + jr,
+                                          p->ldc, p->alpha, beta, m, n);
+                    }
+                }
+            }
         }
     }
 }
 
-// Threads worth using: about 1 per 2 MFLOP of work, at most one per NR-sliver or
-// MR-sliver (whichever split is taken). Only speed depends on this, never results.
+// Threads worth using: about 1 per 2 MFLOP of work, at most one per work unit. Only speed
+// depends on this, never results.
 static int threads_for(const gemm_problem *p, int64_t units) {
     int nt = omp_in_parallel() ? 1 : md_threads();
     double flops = 2.0 * (double)p->m * (double)p->n * (double)p->k;
@@ -258,28 +227,38 @@ static int threads_for(const gemm_problem *p, int64_t units) {
     return (int)max64(1, min64(min64(nt, by_work), units));
 }
 
+// Threads split the columns of C (NR-aligned, balanced), or its rows when there are too
+// few columns for every thread to get a fair share. Each C element is computed by one
+// thread, K blocks in order: bit-identical results for any thread count.
 static void run_packed(const gemm_problem *p, kernel_id id) {
     packed_plan pl = {.kern = kernel_set(id), .bl = blocking_of(id)};
     const int MR = pl.kern->mr, NR = pl.kern->nr;
     // K blocks depend on K and KC only (never on threads): the summation order is fixed.
     pl.bl.kc = (int)balanced(p->k, pl.bl.kc, pl.kern->kpack);
-    int64_t kcap = round_up(min64(pl.bl.kc, p->k), pl.kern->kpack);
-    pl.kcp = kcap / pl.kern->kpack;
+    pl.a_in_place = pl.kern->ukernel_strided && p->a.src == MD_GEMM_SRC_F32 && p->a.cs == 1;
+    int64_t kcap = round_up(pl.bl.kc, pl.kern->kpack);
     pl.a_bytes = (size_t)(round_up(min64(pl.bl.mc, p->m), MR) * kcap) * (size_t)pl.kern->elem_size;
     pl.b_bytes = (size_t)(round_up(min64(pl.bl.nc, p->n), NR) * kcap) * (size_t)pl.kern->elem_size;
     int64_t col_units = (p->n + NR - 1) / NR, row_units = (p->m + MR - 1) / MR;
-    // Columns unless there are too few for every thread to get a fair share.
     int nt_cols = threads_for(p, col_units), nt_rows = threads_for(p, row_units);
-    pl.split_rows = nt_rows > nt_cols && col_units < 4 * (int64_t)nt_rows;
-    int nt = pl.split_rows ? nt_rows : nt_cols;
-    if (pl.split_rows) {
+    // Every thread packs all of what it does not split: op(A) for a column split (unless
+    // read in place), op(B) for a row split. Take the split that repacks less, unless it
+    // leaves threads idle.
+    double redo_cols = pl.a_in_place ? 0.0 : (double)p->m * (double)p->k;
+    double redo_rows = (double)p->k * (double)p->n;
+    bool split_rows = nt_rows > nt_cols || (nt_rows == nt_cols && redo_rows < redo_cols);
+    int nt = split_rows ? nt_rows : nt_cols;
 #pragma omp parallel num_threads(nt)
-        packed_rows(p, &pl, omp_get_thread_num(), omp_get_num_threads());
-        return;
+    {
+        int64_t lo, hi;
+        if (split_rows) {
+            share(row_units, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+            if (hi > lo) packed_block(p, &pl, lo * MR, min64(p->m, hi * MR), 0, p->n);
+        } else {
+            share(col_units, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+            if (hi > lo) packed_block(p, &pl, 0, p->m, lo * NR, min64(p->n, hi * NR));
+        }
     }
-    char *abuf[2] = {buf_reserve(&tl_a[0], pl.a_bytes), buf_reserve(&tl_a[1], pl.a_bytes)};
-#pragma omp parallel num_threads(nt)
-    packed_columns(p, &pl, abuf, omp_get_thread_num(), omp_get_num_threads());
 }
 
 // ---------------------------------------------------------------- small path
@@ -330,11 +309,21 @@ static void run_small(const gemm_problem *p, kernel_id id) {
     small_worker(p, kern, rows_split, omp_get_thread_num(), omp_get_num_threads());
 }
 
-// Whether packing would cost more than it saves: tiny products, or one side so thin
-// that the packed operand is hardly reused. Chosen from bench-gemm measurements.
-static bool small_pays(const gemm_problem *p) {
+// The path AUTO takes, from bench-gemm measurements on the 2-core Zen 4 (tensor/GEMM.md):
+// GEMV-like products go to the skinny kernels; a few rows with op(B) as stored (fp32) are
+// best served by the in-place kernel with no packing at all when they fit one MR tile (or
+// up to 16 rows); everything else is packed.
+static md_gemm_path auto_path(const gemm_problem *p, const md_gemm_kernel *kern, bool small_ok,
+                              bool skinny_ok) {
+    int64_t narrow = min64(p->m, p->n);
+    bool b_in_place = small_ok && p->b.cs == 1;
     double work = (double)p->m * (double)p->n * (double)p->k;
-    return work <= 64.0 * 64.0 * 64.0 || p->m <= 16 || p->n <= 16;
+    if (skinny_ok && narrow <= 4) return MD_GEMM_PATH_SKINNY;
+    if (b_in_place && p->m <= kern->mr) return MD_GEMM_PATH_SMALL;
+    if (skinny_ok && narrow <= MD_SKINNY_M) return MD_GEMM_PATH_SKINNY;
+    if (b_in_place && p->m <= 16) return MD_GEMM_PATH_SMALL;
+    if (small_ok && work <= 64.0 * 64.0 * 64.0) return MD_GEMM_PATH_SMALL;
+    return MD_GEMM_PATH_PACKED;
 }
 
 // ---------------------------------------------------------------- skinny path
@@ -406,9 +395,7 @@ static void gemm(const gemm_problem *p, bool bf16) {
                        kernel_set(id)->ukernel_strided != NULL;
     bool skinny_ok = skinny_fits(p);
     md_gemm_path path = forced_path;
-    if (path == MD_GEMM_PATH_AUTO)
-        path = skinny_ok ? MD_GEMM_PATH_SKINNY
-                         : small_pays(p) ? MD_GEMM_PATH_SMALL : MD_GEMM_PATH_PACKED;
+    if (path == MD_GEMM_PATH_AUTO) path = auto_path(p, kernel_set(id), in_place_ok, skinny_ok);
     if (path == MD_GEMM_PATH_SKINNY && skinny_ok)
         run_skinny(p);
     else if (path == MD_GEMM_PATH_SMALL && in_place_ok)

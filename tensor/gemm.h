@@ -57,7 +57,7 @@ int md_gemm_set_blocking(bool bf16, int kc, int mc, int nc, md_error *err);
 // Which driver path a GEMM takes: AUTO picks by shape; PACKED always packs both operands
 // (the five loops); SMALL reads fp32 operands in place where it can (no packing of A,
 // B packed only when it is transposed), for small products; SKINNY is for products with
-// at most 4 rows or 4 columns (GEMV-like), reading the long operand in place (fp32 or
+// at most 8 rows or 8 columns (GEMV-like), reading the long operand in place (fp32 or
 // bf16). A path that cannot take a product (SMALL: bf16 inputs; SKINNY: wider shapes)
 // falls back to PACKED.
 typedef enum md_gemm_path {

@@ -62,6 +62,35 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float be
         c##i##1 = _mm256_fmadd_ps(ai_, b1, c##i##1);        \
     } while (0)
 
+// Zero the tile accumulators ymm4..ymm15 / store them to acc (MR x NR floats, aligned).
+#define ZERO_YMM4_15                        \
+    "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"     \
+    "vmovaps %%ymm4, %%ymm5\n\t"            \
+    "vmovaps %%ymm4, %%ymm6\n\t"            \
+    "vmovaps %%ymm4, %%ymm7\n\t"            \
+    "vmovaps %%ymm4, %%ymm8\n\t"            \
+    "vmovaps %%ymm4, %%ymm9\n\t"            \
+    "vmovaps %%ymm4, %%ymm10\n\t"           \
+    "vmovaps %%ymm4, %%ymm11\n\t"           \
+    "vmovaps %%ymm4, %%ymm12\n\t"           \
+    "vmovaps %%ymm4, %%ymm13\n\t"           \
+    "vmovaps %%ymm4, %%ymm14\n\t"           \
+    "vmovaps %%ymm4, %%ymm15\n\t"
+
+#define STORE_YMM4_15                       \
+    "vmovaps %%ymm4, 0(%[acc])\n\t"         \
+    "vmovaps %%ymm5, 32(%[acc])\n\t"        \
+    "vmovaps %%ymm6, 64(%[acc])\n\t"        \
+    "vmovaps %%ymm7, 96(%[acc])\n\t"        \
+    "vmovaps %%ymm8, 128(%[acc])\n\t"       \
+    "vmovaps %%ymm9, 160(%[acc])\n\t"       \
+    "vmovaps %%ymm10, 192(%[acc])\n\t"      \
+    "vmovaps %%ymm11, 224(%[acc])\n\t"      \
+    "vmovaps %%ymm12, 256(%[acc])\n\t"      \
+    "vmovaps %%ymm13, 288(%[acc])\n\t"      \
+    "vmovaps %%ymm14, 320(%[acc])\n\t"      \
+    "vmovaps %%ymm15, 352(%[acc])\n\t"
+
 // One k step of the packed kernel in assembly: gcc keeps 12 accumulators plus operands
 // in 16 registers only with spills, so the loop is written out. ymm4..ymm15 hold the
 // tile (row i in ymm(4+2i), ymm(5+2i)), ymm0/1 the B vectors, ymm2/3 alternate as the
@@ -92,18 +121,7 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float be
 static void tile_product(int64_t kc, const float *a, const float *b, float *acc) {
     int64_t k4 = kc / 4, kr = kc % 4;
     __asm__ volatile(
-        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
-        "vmovaps %%ymm4, %%ymm5\n\t"
-        "vmovaps %%ymm4, %%ymm6\n\t"
-        "vmovaps %%ymm4, %%ymm7\n\t"
-        "vmovaps %%ymm4, %%ymm8\n\t"
-        "vmovaps %%ymm4, %%ymm9\n\t"
-        "vmovaps %%ymm4, %%ymm10\n\t"
-        "vmovaps %%ymm4, %%ymm11\n\t"
-        "vmovaps %%ymm4, %%ymm12\n\t"
-        "vmovaps %%ymm4, %%ymm13\n\t"
-        "vmovaps %%ymm4, %%ymm14\n\t"
-        "vmovaps %%ymm4, %%ymm15\n\t"
+        ZERO_YMM4_15
         "test %[k4], %[k4]\n\t"
         "jz 2f\n\t"
         ".p2align 5\n"
@@ -123,22 +141,88 @@ static void tile_product(int64_t kc, const float *a, const float *b, float *acc)
         "dec %[kr]\n\t"
         "jnz 3b\n"
         "4:\n\t"
-        "vmovaps %%ymm4, 0(%[acc])\n\t"
-        "vmovaps %%ymm5, 32(%[acc])\n\t"
-        "vmovaps %%ymm6, 64(%[acc])\n\t"
-        "vmovaps %%ymm7, 96(%[acc])\n\t"
-        "vmovaps %%ymm8, 128(%[acc])\n\t"
-        "vmovaps %%ymm9, 160(%[acc])\n\t"
-        "vmovaps %%ymm10, 192(%[acc])\n\t"
-        "vmovaps %%ymm11, 224(%[acc])\n\t"
-        "vmovaps %%ymm12, 256(%[acc])\n\t"
-        "vmovaps %%ymm13, 288(%[acc])\n\t"
-        "vmovaps %%ymm14, 320(%[acc])\n\t"
-        "vmovaps %%ymm15, 352(%[acc])\n\t"
+        STORE_YMM4_15
         : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
         : [acc] "r"(acc)
         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+// The same step with A read in place: six row pointers (r0..r5), each advancing one
+// float per k; B is a packed sliver.
+#define AVX2_STEP_ROWS(u)                                      \
+    "vmovaps 64*" #u "(%[b]), %%ymm0\n\t"                      \
+    "vmovaps 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r0]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r1]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r2]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r3]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"                  \
+    "vbroadcastss 4*" #u "(%[r4]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"                  \
+    "vbroadcastss 4*" #u "(%[r5]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
+
+// acc (MR, NR) = A rows r[0..5] (kc values each, in place) x B sliver (kc, NR).
+static void tile_product_rows(int64_t kc, const float *const r[MR], const float *b,
+                              float *acc) {
+    int64_t k4 = kc / 4, kr = kc % 4;
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5];
+    __asm__ volatile(
+        ZERO_YMM4_15
+        "test %[k4], %[k4]\n\t"
+        "jz 2f\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        AVX2_STEP_ROWS(0) AVX2_STEP_ROWS(1) AVX2_STEP_ROWS(2) AVX2_STEP_ROWS(3)
+        "add $16, %[r0]\n\t"
+        "add $16, %[r1]\n\t"
+        "add $16, %[r2]\n\t"
+        "add $16, %[r3]\n\t"
+        "add $16, %[r4]\n\t"
+        "add $16, %[r5]\n\t"
+        "add $256, %[b]\n\t"
+        "dec %[k4]\n\t"
+        "jnz 1b\n"
+        "2:\n\t"
+        "test %[kr], %[kr]\n\t"
+        "jz 4f\n"
+        "3:\n\t"
+        AVX2_STEP_ROWS(0)
+        "add $4, %[r0]\n\t"
+        "add $4, %[r1]\n\t"
+        "add $4, %[r2]\n\t"
+        "add $4, %[r3]\n\t"
+        "add $4, %[r4]\n\t"
+        "add $4, %[r5]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[kr]\n\t"
+        "jnz 3b\n"
+        "4:\n\t"
+        STORE_YMM4_15
+        : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+          [r5] "+r"(r5), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
+        : [acc] "r"(acc)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+static void store_acc(const float *acc, float *c, int64_t ldc, float alpha, float beta, int m,
+                      int n) {
+    __m256 va = _mm256_set1_ps(alpha);
+    __m256i m0 = lanes_below(n < 8 ? n : 8), m1 = lanes_below(n > 8 ? n - 8 : 0);
+    for (int i = 0; i < m; i++)
+        store_row(c + i * ldc, _mm256_load_ps(acc + i * NR), _mm256_load_ps(acc + i * NR + 8),
+                  va, beta, n, m0, m1);
 }
 
 static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_t ldc,
@@ -149,16 +233,24 @@ static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_
     }
     _Alignas(32) float acc[MR * NR];
     tile_product(kc, av, bv, acc);
-    __m256 va = _mm256_set1_ps(alpha);
-    __m256i m0 = lanes_below(n < 8 ? n : 8), m1 = lanes_below(n > 8 ? n - 8 : 0);
-    for (int i = 0; i < m; i++)
-        store_row(c + i * ldc, _mm256_load_ps(acc + i * NR), _mm256_load_ps(acc + i * NR + 8),
-                  va, beta, n, m0, m1);
+    store_acc(acc, c, ldc, alpha, beta, m, n);
 }
 
 static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa,
                             const float *b, int64_t rsb, float *c, int64_t ldc, float alpha,
                             float beta, int m, int n) {
+    if (csa == 1 && rsb == NR) {  // A rows in place, B a packed sliver: the main case
+        const float *r[MR];
+        for (int i = 0; i < MR; i++) r[i] = a + (i < m ? i : m - 1) * rsa;
+        for (int i = 0; i < m; i++) {
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
+        _Alignas(32) float acc[MR * NR];
+        tile_product_rows(kc, r, b, acc);
+        store_acc(acc, c, ldc, alpha, beta, m, n);
+        return;
+    }
     // Rows past m re-read row m - 1 (in bounds); their results are never stored.
     const float *a0 = a, *a1 = a + (m > 1 ? 1 : 0) * rsa, *a2 = a + (m > 2 ? 2 : m - 1) * rsa;
     const float *a3 = a + (m > 3 ? 3 : m - 1) * rsa, *a4 = a + (m > 4 ? 4 : m - 1) * rsa;

@@ -71,7 +71,7 @@ typedef struct md_gemm_kernel {
 // (fp32 or bf16, either unit stride), C element (i, j) at c[i * rsc + j * csc]. Thread
 // ranges start at multiples of MD_SKINNY_UNIT columns; k runs in fixed blocks of
 // MD_SKINNY_KB (axpy form), so results do not depend on the split.
-#define MD_SKINNY_M 4
+#define MD_SKINNY_M 8
 #define MD_SKINNY_UNIT 24
 #define MD_SKINNY_KB 64
 typedef void (*md_gemm_skinny_fn)(int m, int64_t n0, int64_t n1, int64_t k, const float *a,

@@ -105,7 +105,7 @@ static void axpy_tail(int m, const float *a, int64_t lda, const md_gemm_operand 
 static void axpy(int m, int64_t n0, int64_t n1, int64_t K, const float *a, int64_t lda,
                  const md_gemm_operand *b, float *c, int64_t rsc, int64_t csc, float alpha,
                  float beta) {
-    float t[MD_SKINNY_M * SC];  // (m, SC) sums for this pass's columns
+    float t[4 * SC];  // (m, SC) sums for this pass's columns
     for (int64_t s0 = n0; s0 < n1; s0 += SC) {
         int64_t s1 = s0 + SC < n1 ? s0 + SC : n1;
         for (int64_t k0 = 0; k0 < K; k0 += KB) {
@@ -226,7 +226,9 @@ void md_gemm_skinny_avx2(int m, int64_t n0, int64_t n1, int64_t k, const float *
                          const md_gemm_operand *b, float *c, int64_t rsc, int64_t csc,
                          float alpha, float beta) {
     if (b->cs == 1)
-        axpy(m, n0, n1, k, a, lda, b, c, rsc, csc, alpha, beta);
+        for (int r = 0; r < m; r += 4)  // rows in groups of up to 4 (12 accumulators)
+            axpy(m - r < 4 ? m - r : 4, n0, n1, k, a + r * lda, lda, b, c + r * rsc, rsc, csc,
+                 alpha, beta);
     else
         dot(m, n0, n1, k, a, lda, b, c, rsc, csc, alpha, beta);
 }

@@ -367,7 +367,8 @@ static void test_thread_determinism(void **state) {
 static void test_skinny(void **state) {
     (void)state;
     const int64_t dims[][3] = {{1, 300, 768}, {1, 1, 1000}, {2, 97, 513}, {300, 1, 257},
-                               {3, 700, 64}, {4, 49, 131}, {130, 4, 9}, {1, 23, 7}};
+                               {3, 700, 64}, {4, 49, 131}, {130, 4, 9}, {1, 23, 7},
+                               {8, 77, 300}, {7, 50, 129}, {150, 6, 40}, {5, 33, 17}};
     for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
         md_gemm_force_path(paths[p]);
         for (size_t d = 0; d < sizeof dims / sizeof *dims; d++)
