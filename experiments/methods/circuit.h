@@ -74,6 +74,11 @@ typedef struct md_ablation {
 
 void md_ablation_free(md_ablation *a);
 
+// A random-init GPT-2 of the model organism's shape (4 layers, d_model 256, 8 heads,
+// d_mlp 1024, ctx 128, vocab 4096): the stand-in for benchmarks and smoke runs before the
+// organism exists.
+int md_random_organism(md_model *m, uint64_t seed, md_error *err);
+
 // ---------------------------------------------------------------- session (session.c)
 typedef struct md_csession {
     const md_model *model;
@@ -234,6 +239,11 @@ typedef struct md_circuit_eval {
     double ratio;                              // ld_C / ld_full (Wang's F(C)/F(M))
 } md_circuit_eval;
 int md_evaluate_circuit(md_csession *s, const float *mask, md_circuit_eval *ev, md_error *err);
+// The smallest top-n circuit (by |score|) whose normalised faithfulness reaches target:
+// doubling n from 8, then bisection (faithfulness need not be monotone in n; the result is
+// the smallest n found above target on that path). *n_out = n_edges when none reaches it.
+int md_search_top_n(md_csession *s, const float *score, double target, int *n_out,
+                    double *faith_out, md_error *err);
 // Completeness (Wang et al.): over n_samples random node subsets K of the circuit (each
 // node kept with probability 1/2), |F(C \ K) - F(M \ K)| with F the mean LD. mean and max.
 int md_completeness(md_csession *s, const md_circuit *c, int n_samples, uint64_t seed,

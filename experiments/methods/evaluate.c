@@ -57,6 +57,58 @@ done:
     return rc;
 }
 
+// Normalised faithfulness of the top-n edges by |score|.
+static int faith_of_top_n(md_csession *s, const float *score, int n, double full, double empty,
+                          md_circuit *c, float *mask, double *f, md_error *err) {
+    if (md_circuit_top_n(c, score, n, err)) return -1;
+    md_circuit_to_mask(c, mask);
+    double ld;
+    if (md_csession_metric(s, mask, MD_METRIC_LD, &ld, err)) return -1;
+    *f = full != empty ? (ld - empty) / (full - empty) : NAN;
+    return 0;
+}
+
+int md_search_top_n(md_csession *s, const float *score, double target, int *n_out,
+                    double *faith_out, md_error *err) {
+    const md_cgraph *g = &s->g;
+    md_circuit c;
+    if (md_circuit_init(&c, g, err)) return -1;
+    float *mask = malloc((size_t)(g->n_edges ? g->n_edges : 1) * sizeof(float));
+    int rc = -1;
+    double full, empty, f = NAN;
+    if (!mask) {
+        md_errorf(err, "top-n search: out of memory");
+        goto done;
+    }
+    for (int e = 0; e < g->n_edges; e++) mask[e] = 0.0f;
+    if (md_csession_metric(s, NULL, MD_METRIC_LD, &full, err) ||
+        md_csession_metric(s, mask, MD_METRIC_LD, &empty, err))
+        goto done;
+    int lo = 0, hi = 8;
+    double fhi = NAN;
+    for (;;) {
+        if (hi > g->n_edges) hi = g->n_edges;
+        if (faith_of_top_n(s, score, hi, full, empty, &c, mask, &fhi, err)) goto done;
+        if (fhi >= target || hi == g->n_edges) break;
+        lo = hi;
+        hi *= 2;
+    }
+    // Invariant: top-lo is below target (or lo = 0), top-hi reaches it (or hi = all edges).
+    while (fhi >= target && hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (faith_of_top_n(s, score, mid, full, empty, &c, mask, &f, err)) goto done;
+        if (f >= target) hi = mid, fhi = f;
+        else lo = mid;
+    }
+    *n_out = hi;
+    *faith_out = fhi;
+    rc = 0;
+done:
+    free(mask);
+    md_circuit_free(&c);
+    return rc;
+}
+
 // mask with every edge out of the nodes in K removed.
 static void remove_nodes(const md_cgraph *g, const uint8_t *K, float *mask) {
     for (int e = 0; e < g->n_edges; e++)

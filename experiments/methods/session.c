@@ -79,3 +79,23 @@ int md_csession_metric(md_csession *s, const float *mask, md_metric m, double *v
     *value = total / task->n;
     return 0;
 }
+
+int md_random_organism(md_model *m, uint64_t seed, md_error *err) {
+    md_config c = {0};
+    c.arch = MD_ARCH_GPT2;
+    c.n_layer = 4;
+    c.n_head = 8;
+    c.d_model = 256;
+    c.d_head = 32;
+    c.d_mlp = 1024;
+    c.vocab_size = 4096;
+    c.n_ctx = 128;
+    c.ln_eps = 1e-5;
+    c.act = MD_ACT_GELU_TANH;
+    c.tie_word_embeddings = true;
+    c.attn_bias = true;
+    c.bos_token_id = c.eos_token_id = -1;
+    if (md_model_init(m, &c, false, err)) return -1;
+    md_model_init_random(m, seed);
+    return 0;
+}

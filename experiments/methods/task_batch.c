@@ -104,6 +104,22 @@ void md_task_files_in(md_task_files *f, const char *dir) {
         snprintf(f->buf[i], sizeof f->buf[i], "%s/%s", dir, names[i]);
         *slots[i] = f->buf[i];
     }
+    f->positions = NULL;
+}
+
+void md_task_files_ioi(md_task_files *f, const char *data_dir, const char *split) {
+    static const char *const suffix[11] = {"tokens", "abc_tokens", NULL, "lengths", "io", "s",
+                                           "template", NULL, NULL, NULL, "positions"};
+    const char **slots[11] = {&f->clean, &f->corrupt, &f->pos, &f->lengths, &f->good, &f->bad,
+                              &f->group, &f->io_pos, &f->s1_pos, &f->s2_pos, &f->positions};
+    for (int i = 0; i < 11; i++) {
+        if (!suffix[i]) {
+            *slots[i] = NULL;
+            continue;
+        }
+        snprintf(f->buf[i], sizeof f->buf[i], "%s/ioi/%s_%s.npy", data_dir, split, suffix[i]);
+        *slots[i] = f->buf[i];
+    }
 }
 
 static bool file_exists(const char *p) {
@@ -201,9 +217,33 @@ int md_task_batch_load(const md_task_files *f, md_task_batch *b, md_error *err) 
             goto fail;
         }
     }
-    if (file_exists(f->io_pos) && load_i32(f->io_pos, 1, s1, &b->io_pos, err)) goto fail;
-    if (file_exists(f->s1_pos) && load_i32(f->s1_pos, 1, s1, &b->s1_pos, err)) goto fail;
-    if (file_exists(f->s2_pos) && load_i32(f->s2_pos, 1, s1, &b->s2_pos, err)) goto fail;
+    if (file_exists(f->positions)) {
+        int64_t s4[2] = {b->n, -1};
+        int32_t *p4 = NULL;
+        if (load_i32(f->positions, 2, s4, &p4, err)) goto fail;
+        if (s4[1] < 3) {
+            free(p4);
+            md_errorf(err, "%s: expected (n, >= 3) columns IO, S1, S2", f->positions);
+            goto fail;
+        }
+        b->io_pos = malloc((size_t)b->n * sizeof(int32_t));
+        b->s1_pos = malloc((size_t)b->n * sizeof(int32_t));
+        b->s2_pos = malloc((size_t)b->n * sizeof(int32_t));
+        if (!b->io_pos || !b->s1_pos || !b->s2_pos) {
+            free(p4);
+            md_errorf(err, "task batch: out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < b->n; i++) {
+            b->io_pos[i] = p4[(int64_t)i * s4[1]];
+            b->s1_pos[i] = p4[(int64_t)i * s4[1] + 1];
+            b->s2_pos[i] = p4[(int64_t)i * s4[1] + 2];
+        }
+        free(p4);
+    }
+    if (!b->io_pos && file_exists(f->io_pos) && load_i32(f->io_pos, 1, s1, &b->io_pos, err)) goto fail;
+    if (!b->s1_pos && file_exists(f->s1_pos) && load_i32(f->s1_pos, 1, s1, &b->s1_pos, err)) goto fail;
+    if (!b->s2_pos && file_exists(f->s2_pos) && load_i32(f->s2_pos, 1, s1, &b->s2_pos, err)) goto fail;
     for (int i = 0; i < b->n; i++)
         if (b->pos[i] < 0 || b->pos[i] >= b->T) {
             md_errorf(err, "%s: row %d: answer position %d outside [0, %d)",

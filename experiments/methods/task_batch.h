@@ -48,14 +48,28 @@ int md_task_batch_check(const md_task_batch *b, int vocab, const char *source, m
 typedef struct md_task_files {
     const char *clean, *corrupt, *pos, *lengths, *good, *bad, *group, *io_pos, *s1_pos,
         *s2_pos;
-    char buf[10][1024];
+    const char *positions;  // (n, >= 3) int32: IO, S1, S2 columns (instead of the three)
+    char buf[11][1024];
 } md_task_files;
 void md_task_files_in(md_task_files *f, const char *dir);
+// The data pipeline's IOI arrays (tasks/write_ioi.c) under DATA/ioi/: SPLIT_tokens.npy,
+// SPLIT_abc_tokens.npy (p_ABC), SPLIT_lengths.npy, SPLIT_io.npy (good), SPLIT_s.npy (bad),
+// SPLIT_template.npy (group), SPLIT_positions.npy (IO, S1, S2, END).
+void md_task_files_ioi(md_task_files *f, const char *data_dir, const char *split);
 // Loads the batch. clean, corrupt, good, bad and one of pos / lengths are required
 // (a missing optional file is skipped silently; a missing required one is an error).
 int md_task_batch_load(const md_task_files *f, md_task_batch *b, md_error *err);
 // Writes the batch under dir in the default layout.
 int md_task_batch_save(const md_task_batch *b, const char *dir, md_error *err);
+
+// IOI prompts from tasks/ioi (Wang's templates over the synthetic world's names, seeded by
+// the default world config), tokenized with `tok` (a model's own tokenizer): BOS
+// (<|endoftext|> when the vocabulary has it) + prompt, right-padded. Examples whose names
+// are not single tokens, or whose p_ABC row tokenizes to another length, are skipped.
+// split: 0 train, 1 val, 2 test.
+struct md_tokenizer;
+int md_task_batch_ioi_text(struct md_tokenizer *tok, int n, int split, md_task_batch *b,
+                           md_error *err);
 
 // Token-level IOI for models without a tokenizer (random init, bench, tests): n_templates
 // random templates of filler tokens with slots A, B, S2 and END, names drawn from a
