@@ -13,6 +13,7 @@ extern const md_command md_cmd_info;
 extern const md_command md_cmd_logits;
 extern const md_command md_cmd_generate;
 extern const md_command md_cmd_cache;
+extern const md_command md_cmd_circuit;
 
 static const md_command *const commands[] = {
     &md_cmd_isa,
@@ -24,6 +25,7 @@ static const md_command *const commands[] = {
     &md_cmd_logits,
     &md_cmd_generate,
     &md_cmd_cache,
+    &md_cmd_circuit,
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 
