@@ -80,7 +80,7 @@ static void test_model_solves_task(void **state) {
     (void)state;
     fixture *f = setup(MD_ABL_CORRUPT, NROWS);
     md_error err = {{0}};
-    double ld, acc;
+    double ld = 0, acc = 0;
     if (md_csession_metric(&f->s, NULL, MD_METRIC_LD, &ld, &err) ||
         md_csession_metric(&f->s, NULL, MD_METRIC_ACC, &acc, &err))
         fail_msg("%s", err.msg);
@@ -198,7 +198,7 @@ static void test_patching(void **state) {
         if (t == PL_T - 1) assert_true(eff[a11 * PL_T + t] < -1.0f);
         else assert_true(fabsf(eff[a11 * PL_T + t]) < 1e-4f);
     }
-    double on, off;
+    double on = 0, off = 0;
     if (md_path_patch(&f->s, a00, a11, 4, MD_METRIC_LD, &on, &err) ||
         md_path_patch(&f->s, a00, a11, 3, MD_METRIC_LD, &off, &err))
         fail_msg("%s", err.msg);
