@@ -184,14 +184,13 @@ int md_circuit_save_dot(const md_circuit *c, const char *title, const char *path
         for (int e = 0; e < g->n_edges; e++)
             if (c->edge_in[e] && isfinite(c->score[e])) smax = fmax(smax, fabs(c->score[e]));
     fprintf(f, "digraph circuit {\n  graph [rankdir=BT, splines=true, nodesep=0.25, ranksep=0.5");
-    if (title) {
-        fprintf(f, ", labelloc=t, label=\"");
-        for (const char *p = title; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', f);
-            fputc(*p, f);
-        }
-        fputc('"', f);
+    fprintf(f, ", labelloc=t, label=\"");
+    for (const char *p = title ? title : ""; *p; p++) {
+        if (*p == '"' || *p == '\\') fputc('\\', f);
+        fputc(*p, f);
     }
+    fprintf(f, "%sedges into heads: q red, k blue, v green; width |score|; dashed: negative "
+               "score\"", title ? "\\n" : "");
     fprintf(f, "];\n  node [shape=box, style=\"filled,rounded\", fontname=\"Helvetica\", "
                "fontsize=11];\n  edge [arrowsize=0.6];\n");
     // One rank per layer keeps the drawing readable: input, then each layer, then logits.
