@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bench/support/report.h"
@@ -25,6 +26,15 @@
 static bool exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
+}
+
+// CPU seconds (user + system) of this process: with other work on the machine the wall
+// time says little, so both are recorded.
+static double cpu_now(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * ru.ru_stime.tv_usec;
 }
 
 static void die(const char *what, const md_error *err) {
@@ -95,19 +105,22 @@ int main(int argc, char **argv) {
 
     // EAP and EAP-IG over 500 prompts.
     md_eap_config ec = {.metric = MD_METRIC_LD, .ig_steps = 0};
-    double t0 = md_now();
+    double t0 = md_now(), c0 = cpu_now();
     if (md_eap_scores(&s, &ec, score, &err)) die("EAP", &err);
-    double t_eap = md_now() - t0;
-    fprintf(stderr, "bench_circuits: EAP %.2f s\n", t_eap);
+    double t_eap = md_now() - t0, c_eap = cpu_now() - c0;
+    fprintf(stderr, "bench_circuits: EAP %.2f s (%.2f CPU s)\n", t_eap, c_eap);
     snprintf(cname, sizeof cname, "eap 500 prompts [%s]", model_label);
     md_bench_add(&rep, cname, "edge-backward", nthreads, t_eap, "s");
+    md_bench_add(&rep, cname, "edge-backward", nthreads, c_eap, "cpu-s");
     ec.ig_steps = 5;
     t0 = md_now();
+    c0 = cpu_now();
     if (md_eap_scores(&s, &ec, score, &err)) die("EAP-IG", &err);
-    double t_ig = md_now() - t0;
-    fprintf(stderr, "bench_circuits: EAP-IG %.2f s\n", t_ig);
+    double t_ig = md_now() - t0, c_ig = cpu_now() - c0;
+    fprintf(stderr, "bench_circuits: EAP-IG %.2f s (%.2f CPU s)\n", t_ig, c_ig);
     snprintf(cname, sizeof cname, "eap-ig m=5 500 prompts [%s]", model_label);
     md_bench_add(&rep, cname, "edge-backward", nthreads, t_ig, "s");
+    md_bench_add(&rep, cname, "edge-backward", nthreads, c_ig, "cpu-s");
 
     // One masked forward / backward of a 50-prompt chunk with half the edges removed.
     float *mask = malloc((size_t)s.g.n_edges * sizeof(float));
@@ -137,9 +150,14 @@ int main(int argc, char **argv) {
     if (md_csession_set_ablation(&s, MD_ABL_CORRUPT, NULL, true, &err)) die("ablation", &err);
     md_acdc_config ac = {.metric = MD_METRIC_KL, .tau = model_dir ? 1e-3 : 0.0};
     md_acdc_result res;
+    c0 = cpu_now();
     if (md_acdc(&s, &ac, mask, score, &res, &err)) die("ACDC", &err);
+    double c_acdc = cpu_now() - c0;
+    fprintf(stderr, "bench_circuits: ACDC %.1f s (%.1f CPU s), %d forwards, %d edges kept\n",
+            res.seconds, c_acdc, res.forwards, res.edges_left);
     snprintf(cname, sizeof cname, "acdc kl tau=%g 100 prompts [%s]", ac.tau, model_label);
     md_bench_add(&rep, cname, "edge-forward", nthreads, res.seconds, "s");
+    md_bench_add(&rep, cname, "edge-forward", nthreads, c_acdc, "cpu-s");
     snprintf(cname, sizeof cname, "acdc forwards 100 prompts [%s]", model_label);
     md_bench_add(&rep, cname, "edge-forward", nthreads, res.forwards, "forwards");
     snprintf(cname, sizeof cname, "acdc edges kept 100 prompts [%s]", model_label);

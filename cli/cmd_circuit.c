@@ -42,11 +42,11 @@ static const char *usage =
 
 typedef struct opts {
     const char *method, *model, *task, *data, *split, *out, *ablation, *eval_ablation, *metric,
-        *mask_kind, *circuit, *process, *good_file;
+        *mask_kind, *circuit, *process, *good_file, *name_movers;
     int64_t n, batch, steps, top_n, acdc_rows, epochs, sheaves, seed, completeness_samples;
     double tau, lr, lambda_sparse, lambda_overlap, lambda_complete, target_density,
         target_faithfulness;
-    bool per_position, no_render, prune, verbose;
+    bool per_position, no_render, prune, verbose, ig_right;
 } opts;
 
 // ---------------------------------------------------------------- helpers
@@ -193,7 +193,8 @@ static int run_scores(const opts *o, md_manifest *man, md_csession *s, md_metric
     int rc = -1;
     if (!score) return md_errorf(err, "out of memory");
     md_eap_config cfg = {.metric = metric,
-                         .ig_steps = strcmp(o->method, "eap-ig") == 0 ? (int)o->steps : 0};
+                         .ig_steps = strcmp(o->method, "eap-ig") == 0 ? (int)o->steps : 0,
+                         .ig_right = o->ig_right};
     double t0 = md_now();
     if (md_eap_scores(s, &cfg, score, err)) goto done;
     md_manifest_stage(man, o->method, md_now() - t0);
@@ -453,6 +454,39 @@ static int run_heads(const opts *o, md_manifest *man, md_csession *s, md_error *
             fprintf(stderr, "a%d.h%d: DLA %+.3f prev %.2f dup %.2f ind %.2f\n", l, h, dla[i],
                     prev[i], dup[i], ind[i]);
         }
+    if (o->name_movers) {
+        // S-inhibition: path patching into the listed name movers' queries.
+        int nm[256], n_nm = 0;
+        char list[1024];
+        snprintf(list, sizeof list, "%s", o->name_movers);
+        for (char *tok = strtok(list, ","); tok && n_nm < 256; tok = strtok(NULL, ",")) {
+            int v = md_cgraph_find_node(&s->g, tok);
+            if (v < 0 || s->g.nodes[v].kind != MD_CN_HEAD) {
+                md_errorf(err, "--name-movers: '%s' is not a head of this model (a{l}.h{h})", tok);
+                goto done;
+            }
+            nm[n_nm++] = v;
+        }
+        float *sinh = malloc((size_t)s->g.n_nodes * sizeof(float));
+        if (!sinh) {
+            md_errorf(err, "out of memory");
+            goto done;
+        }
+        int r2 = md_s_inhibition_scores(s, nm, n_nm, sinh, err);
+        float *per_head = r2 ? NULL : malloc((size_t)L * H * sizeof(float));
+        if (per_head) {
+            for (int l = 0; l < L; l++)
+                for (int h = 0; h < H; h++) per_head[l * H + h] = sinh[md_cgraph_head(&s->g, l, h)];
+            r2 = save_array(man, o->out, "s_inhibition.npy", md_tensor_2d(MD_F32, per_head, L, H),
+                            "layer, head: change of the name movers' attention (S - IO) when the "
+                            "head's edges into their queries are ablated", err);
+        } else if (!r2) {
+            r2 = md_errorf(err, "out of memory");
+        }
+        free(per_head);
+        free(sinh);
+        if (r2) goto done;
+    }
     rc = 0;
 done:
     free(buf);
@@ -497,6 +531,8 @@ static int run(int argc, char **argv) {
         {"eval-ablation", MD_OPT_STRING, &o.eval_ablation, "ablation for faithfulness (default mean)", false, false},
         {"metric", MD_OPT_STRING, &o.metric, "ld|kl|ce2|prob (default: ld; acdc: kl; mask: ce2)", false, false},
         {"steps", MD_OPT_INT, &o.steps, "M: EAP-IG interpolation steps (default 5)", false, false},
+        {"ig-right", MD_OPT_FLAG, &o.ig_right, "EAP-IG at k/m for k = 1..m (default k = 0..m-1, EAP-IG's)", false, false},
+        {"name-movers", MD_OPT_STRING, &o.name_movers, "'a9.h9,...': heads: S-inhibition test into these heads", false, false},
         {"top-n", MD_OPT_INT, &o.top_n, "N: edges kept by eap/eap-ig (default 200)", false, false},
         {"target-faithfulness", MD_OPT_DOUBLE, &o.target_faithfulness, "F: choose the smallest top-n reaching F instead", false, false},
         {"prune", MD_OPT_FLAG, &o.prune, "drop edges off every input->logits path", false, false},

@@ -110,6 +110,31 @@ static void check_eap(int steps) {
 }
 
 static void test_eap_ranks_planted(void **state) { (void)state; check_eap(0); }
+
+// EAP-IG with one right-endpoint step is EAP (gradient at the clean input) with corrupted
+// ablation; with the left endpoint (EAP-IG's own k = 0..m-1) one step is the gradient at
+// the corrupted input instead.
+static void test_eap_ig_one_step_is_eap(void **state) {
+    (void)state;
+    fixture *f = setup(MD_ABL_CORRUPT, 8);
+    md_error err = {{0}};
+    int n = f->s.g.n_edges;
+    float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+    md_eap_config eap = {.metric = MD_METRIC_LD}, ig = {.metric = MD_METRIC_LD, .ig_steps = 1,
+                                                         .ig_right = true};
+    if (md_eap_scores(&f->s, &eap, a, &err) || md_eap_scores(&f->s, &ig, b, &err))
+        fail_msg("%s", err.msg);
+    double worst = 0, mx = 0;
+    for (int e = 0; e < n; e++) {
+        worst = fmax(worst, fabs((double)a[e] - b[e]));
+        mx = fmax(mx, fabs(a[e]));
+    }
+    print_message("EAP vs EAP-IG (1 right step): max |diff| %.3g of max |score| %.3g\n", worst, mx);
+    assert_true(worst < 1e-4 * mx);
+    free(a);
+    free(b);
+    teardown(f);
+}
 static void test_eap_ig_ranks_planted(void **state) { (void)state; check_eap(5); }
 
 static void check_acdc(md_metric metric, double tau) {
@@ -316,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_model_solves_task),
         cmocka_unit_test(test_eap_ranks_planted),
         cmocka_unit_test(test_eap_ig_ranks_planted),
+        cmocka_unit_test(test_eap_ig_one_step_is_eap),
         cmocka_unit_test(test_acdc_kl_returns_planted),
         cmocka_unit_test(test_acdc_ld_returns_planted),
         cmocka_unit_test(test_masks_gumbel_find_planted),

@@ -191,6 +191,8 @@ typedef struct md_eap_config {
     md_metric metric;     // LD (default) or KL, CE2, PROB
     int ig_steps;         // 0: EAP (gradient at the clean input); m >= 1: EAP-IG inputs
                           //   variant, inputs corrupt + k/m (clean - corrupt), k = 0..m-1
+    bool ig_right;        // k = 1..m instead (right Riemann sum: m = 1 is EAP at the clean
+                          //   input with corrupted - clean differences)
 } md_eap_config;
 // score (n_edges): mean over the task. EAP uses the session's ablation as the
 // counterfactual (abl - clean); EAP-IG always interpolates towards the corrupted run.

@@ -3,7 +3,8 @@
 //   EAP     score(u -> v) = (abl_u - clean_u) . d metric / d input_v at the clean input
 //   EAP-IG  score(u -> v) = (corrupt_u - clean_u) . mean_k d metric / d input_v, the
 //           gradient taken with the input embeddings at corrupt + (k/m)(clean - corrupt),
-//           k = 0..m-1 (EAP-IG's own loop)
+//           k = 0..m-1 (EAP-IG's own loop; ig_right: k = 1..m, so that one step is
+//           EAP with corrupted - clean differences)
 // Both are means over the task's rows. One forward and one backward (per IG step) per
 // chunk: the edge backward gives every score of a chunk at once.
 #include <stdlib.h>
@@ -60,7 +61,7 @@ int md_eap_scores(md_csession *s, const md_eap_config *cfg, float *score, md_err
         memcpy(in_clean, s->ef.out, (size_t)NC * sizeof(float));
         for (int64_t i = 0; i < g->n_src * NC; i++) delta[i] -= s->ef.out[i];
         for (int k = 0; k < m; k++) {
-            float alpha = (float)k / (float)m;
+            float alpha = (float)(cfg->ig_right ? k + 1 : k) / (float)m;
             for (int64_t i = 0; i < NC; i++) interp[i] = in_corr[i] + alpha * (in_clean[i] - in_corr[i]);
             md_ef_run ri = {.input_override = interp, .B = n, .T = (int)T,
                             .logit_pos = task->pos + start};
