@@ -440,6 +440,27 @@ static int run_heads(const opts *o, md_manifest *man, md_csession *s, md_error *
         save_array(man, o->out, "induction.npy", md_tensor_2d(MD_F32, ind, L, H),
                    "layer, head: attention to the token after the earlier copy", err))
         goto done;
+    // Name movers by patching: each head's direct effect (its edge into the logits ablated).
+    float *direct = malloc((size_t)L * H * sizeof(float));
+    if (!direct) {
+        md_errorf(err, "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < L; l++)
+        for (int h = 0; h < H; h++) {
+            double eff;
+            if (md_path_patch(s, md_cgraph_head(&s->g, l, h), md_cgraph_logits(&s->g), 0,
+                              MD_METRIC_LD, &eff, err)) {
+                free(direct);
+                goto done;
+            }
+            direct[l * H + h] = (float)eff;
+        }
+    int drc = save_array(man, o->out, "direct_effect.npy", md_tensor_2d(MD_F32, direct, L, H),
+                         "layer, head: logit difference change when the head's edge into the "
+                         "logits is ablated (path patching; name movers are negative)", err);
+    free(direct);
+    if (drc) goto done;
     if (s->task->io_pos && s->task->s1_pos && s->task->s2_pos) {
         if (md_head_name_attention(s, aio, as, err)) goto done;
         if (save_array(man, o->out, "attn_io.npy", md_tensor_2d(MD_F32, aio, L, H),

@@ -3,6 +3,7 @@
 // top-n search by faithfulness) return the planted edges in circuit.json, eval.json says
 // the circuit is faithful, the figure is drawn, the manifest lists the arrays; bad input
 // exits non-zero with a message naming the problem.
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "model/weights.h"
 #include "tensor/fileio.h"
 #include "tensor/json.h"
+#include "tensor/npy.h"
 #include "tests/circuit_planted.h"
 
 static char exe[2048], model_dir[1024], data_dir[1024];
@@ -170,6 +172,17 @@ static void test_patch_and_heads(void **state) {
              data_dir, out);
     assert_int_equal(run_cli(args, log), 0);
     assert_true(exists(out, "dla.npy") && exists(out, "induction.npy"));
+    // The output head a1.h1 is the one "name mover": its direct path carries the answer.
+    md_tensor t;
+    void *owned = NULL;
+    md_error err = {{0}};
+    char p[2048];
+    snprintf(p, sizeof p, "%s/direct_effect.npy", out);
+    if (md_npy_load(p, &t, &owned, &err)) fail_msg("%s", err.msg);
+    const float *d = t.data;
+    assert_true(d[3] < -1.0f);
+    assert_true(fabsf(d[0]) < 1e-4f && fabsf(d[1]) < 1e-4f && fabsf(d[2]) < 1e-4f);
+    free(owned);
 }
 
 static void test_errors(void **state) {
