@@ -186,12 +186,8 @@ int md_mask_train(md_csession *s, const md_mask_config *cfg, float *logits, md_m
             st_backward(cfg, dl, w.soft, w.grad, E);
             // Sparsity and overlap.
             double dens = 0, over = 0;
-            for (int64_t e = 0; e < E; e++) {
-                double x = cfg->kind == MD_MASK_GUMBEL_ST ? logits[e] : logits[e] - l0_shift;
-                double sg = sigm(x), dsg = sg * (1 - sg);
-                dens += sg;
-                (void)dsg;
-            }
+            for (int64_t e = 0; e < E; e++)
+                dens += sigm(cfg->kind == MD_MASK_GUMBEL_ST ? logits[e] : logits[e] - l0_shift);
             dens /= (double)E;
             for (int64_t e = 0; e < E; e++) {
                 double x = cfg->kind == MD_MASK_GUMBEL_ST ? logits[e] : logits[e] - l0_shift;
