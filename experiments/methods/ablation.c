@@ -97,7 +97,11 @@ done:
 
 int md_csession_set_ablation(md_csession *s, md_ablation_kind kind, const md_task_batch *ref,
                              bool ref_use_corrupt, md_error *err) {
+    // The same choice again (the default mean reference included) keeps what is built.
+    if (kind == s->abl.kind && (kind != MD_ABL_MEAN || (!ref && s->abl.mean && s->abl_default_ref)))
+        return 0;
     md_ablation_free(&s->abl);
+    s->abl_default_ref = !ref;
     s->abl.kind = kind;
     s->abl_start = -1;
     s->abl_n = 0;

@@ -89,6 +89,7 @@ typedef struct md_csession {
     md_ablation abl;
     float *abl_buf;       // (n_src, batch * T, C) the current chunk's ablated outputs
     int abl_start, abl_n; // chunk abl_buf holds (-1: none)
+    bool abl_default_ref; // the mean ablation was built over the task's corrupted rows
     float *ref_logp;      // (task n, V) full-model log-probabilities at the answer rows
                           //   (filled on first use by KL)
     float *ref_ld;        // (task n) full-model logit differences
