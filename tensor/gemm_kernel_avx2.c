@@ -77,19 +77,83 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float be
     "vmovaps %%ymm4, %%ymm14\n\t"           \
     "vmovaps %%ymm4, %%ymm15\n\t"
 
-#define STORE_YMM4_15                       \
-    "vmovaps %%ymm4, 0(%[acc])\n\t"         \
-    "vmovaps %%ymm5, 32(%[acc])\n\t"        \
-    "vmovaps %%ymm6, 64(%[acc])\n\t"        \
-    "vmovaps %%ymm7, 96(%[acc])\n\t"        \
-    "vmovaps %%ymm8, 128(%[acc])\n\t"       \
-    "vmovaps %%ymm9, 160(%[acc])\n\t"       \
-    "vmovaps %%ymm10, 192(%[acc])\n\t"      \
-    "vmovaps %%ymm11, 224(%[acc])\n\t"      \
-    "vmovaps %%ymm12, 256(%[acc])\n\t"      \
-    "vmovaps %%ymm13, 288(%[acc])\n\t"      \
-    "vmovaps %%ymm14, 320(%[acc])\n\t"      \
-    "vmovaps %%ymm15, 352(%[acc])\n\t"
+// Where a tile goes when the loop ends (read by the asm epilogue, offsets fixed below).
+typedef struct tile_out {
+    float *c;       //  0: C row 0 (modes 1, 2)
+    float *c3;      //  8: C row 3
+    int64_t ldc;    // 16: C row stride in bytes
+    float *acc;     // 24: MR x NR buffer, 32-byte aligned (mode 0)
+    float alpha;    // 32
+    int32_t mode;   // 36: 0: acc = tile; 1: C = alpha * tile; 2: C = alpha * tile + C
+} tile_out;
+_Static_assert(__builtin_offsetof(tile_out, alpha) == 32 && __builtin_offsetof(tile_out, mode) == 36,
+               "tile_out layout is used by the asm epilogue");
+
+// The end of both asm kernels, with three scratch GPR operands P0..P2. Modes 1 and 2
+// (full tiles, beta 0 or 1) write C directly: alpha * acc (vmulps) then + C (vaddps),
+// the same two roundings as store_row, so the result does not depend on the mode.
+#define EPILOGUE_ASM(P0, P1, P2)                                   \
+    "cmpl $0, 36(%[out])\n\t"                                     \
+    "jne 5f\n\t"                                                  \
+    "mov 24(%[out]), %[" P0 "]\n\t"                               \
+    "vmovaps %%ymm4, 0(%[" P0 "])\n\t"                            \
+    "vmovaps %%ymm5, 32(%[" P0 "])\n\t"                           \
+    "vmovaps %%ymm6, 64(%[" P0 "])\n\t"                           \
+    "vmovaps %%ymm7, 96(%[" P0 "])\n\t"                           \
+    "vmovaps %%ymm8, 128(%[" P0 "])\n\t"                          \
+    "vmovaps %%ymm9, 160(%[" P0 "])\n\t"                          \
+    "vmovaps %%ymm10, 192(%[" P0 "])\n\t"                         \
+    "vmovaps %%ymm11, 224(%[" P0 "])\n\t"                         \
+    "vmovaps %%ymm12, 256(%[" P0 "])\n\t"                         \
+    "vmovaps %%ymm13, 288(%[" P0 "])\n\t"                         \
+    "vmovaps %%ymm14, 320(%[" P0 "])\n\t"                         \
+    "vmovaps %%ymm15, 352(%[" P0 "])\n\t"                         \
+    "jmp 9f\n"                                                     \
+    "5:\n\t"                                                      \
+    "vbroadcastss 32(%[out]), %%ymm0\n\t"                         \
+    "vmulps %%ymm0, %%ymm4, %%ymm4\n\t"                           \
+    "vmulps %%ymm0, %%ymm5, %%ymm5\n\t"                           \
+    "vmulps %%ymm0, %%ymm6, %%ymm6\n\t"                           \
+    "vmulps %%ymm0, %%ymm7, %%ymm7\n\t"                           \
+    "vmulps %%ymm0, %%ymm8, %%ymm8\n\t"                           \
+    "vmulps %%ymm0, %%ymm9, %%ymm9\n\t"                           \
+    "vmulps %%ymm0, %%ymm10, %%ymm10\n\t"                         \
+    "vmulps %%ymm0, %%ymm11, %%ymm11\n\t"                         \
+    "vmulps %%ymm0, %%ymm12, %%ymm12\n\t"                         \
+    "vmulps %%ymm0, %%ymm13, %%ymm13\n\t"                         \
+    "vmulps %%ymm0, %%ymm14, %%ymm14\n\t"                         \
+    "vmulps %%ymm0, %%ymm15, %%ymm15\n\t"                         \
+    "mov 0(%[out]), %[" P0 "]\n\t"                                \
+    "mov 8(%[out]), %[" P1 "]\n\t"                                \
+    "mov 16(%[out]), %[" P2 "]\n\t"                               \
+    "cmpl $2, 36(%[out])\n\t"                                     \
+    "jne 6f\n\t"                                                  \
+    "vaddps (%[" P0 "]), %%ymm4, %%ymm4\n\t"                      \
+    "vaddps 32(%[" P0 "]), %%ymm5, %%ymm5\n\t"                    \
+    "vaddps (%[" P0 "],%[" P2 "],1), %%ymm6, %%ymm6\n\t"          \
+    "vaddps 32(%[" P0 "],%[" P2 "],1), %%ymm7, %%ymm7\n\t"        \
+    "vaddps (%[" P0 "],%[" P2 "],2), %%ymm8, %%ymm8\n\t"          \
+    "vaddps 32(%[" P0 "],%[" P2 "],2), %%ymm9, %%ymm9\n\t"        \
+    "vaddps (%[" P1 "]), %%ymm10, %%ymm10\n\t"                    \
+    "vaddps 32(%[" P1 "]), %%ymm11, %%ymm11\n\t"                  \
+    "vaddps (%[" P1 "],%[" P2 "],1), %%ymm12, %%ymm12\n\t"        \
+    "vaddps 32(%[" P1 "],%[" P2 "],1), %%ymm13, %%ymm13\n\t"      \
+    "vaddps (%[" P1 "],%[" P2 "],2), %%ymm14, %%ymm14\n\t"        \
+    "vaddps 32(%[" P1 "],%[" P2 "],2), %%ymm15, %%ymm15\n"         \
+    "6:\n\t"                                                      \
+    "vmovups %%ymm4, (%[" P0 "])\n\t"                             \
+    "vmovups %%ymm5, 32(%[" P0 "])\n\t"                           \
+    "vmovups %%ymm6, (%[" P0 "],%[" P2 "],1)\n\t"                 \
+    "vmovups %%ymm7, 32(%[" P0 "],%[" P2 "],1)\n\t"               \
+    "vmovups %%ymm8, (%[" P0 "],%[" P2 "],2)\n\t"                 \
+    "vmovups %%ymm9, 32(%[" P0 "],%[" P2 "],2)\n\t"               \
+    "vmovups %%ymm10, (%[" P1 "])\n\t"                            \
+    "vmovups %%ymm11, 32(%[" P1 "])\n\t"                          \
+    "vmovups %%ymm12, (%[" P1 "],%[" P2 "],1)\n\t"                \
+    "vmovups %%ymm13, 32(%[" P1 "],%[" P2 "],1)\n\t"              \
+    "vmovups %%ymm14, (%[" P1 "],%[" P2 "],2)\n\t"                \
+    "vmovups %%ymm15, 32(%[" P1 "],%[" P2 "],2)\n"                 \
+    "9:\n\t"
 
 // One k step of the packed kernel in assembly: gcc keeps 12 accumulators plus operands
 // in 16 registers only with spills, so the loop is written out. ymm4..ymm15 hold the
@@ -117,8 +181,8 @@ static inline void store_row(float *c, __m256 x0, __m256 x1, __m256 va, float be
     "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"                  \
     "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
 
-// acc (MR, NR) = A sliver (kc, MR) x B sliver (kc, NR); acc 32-byte aligned.
-static void tile_product(int64_t kc, const float *a, const float *b, float *acc) {
+// tile = A sliver (kc, MR) x B sliver (kc, NR), delivered as `out` says.
+static void tile_product(int64_t kc, const float *a, const float *b, const tile_out *out) {
     int64_t k4 = kc / 4, kr = kc % 4;
     __asm__ volatile(
         ZERO_YMM4_15
@@ -141,9 +205,9 @@ static void tile_product(int64_t kc, const float *a, const float *b, float *acc)
         "dec %[kr]\n\t"
         "jnz 3b\n"
         "4:\n\t"
-        STORE_YMM4_15
+        EPILOGUE_ASM("a", "b", "k4")
         : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
-        : [acc] "r"(acc)
+        : [out] "r"(out)
         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
@@ -172,9 +236,9 @@ static void tile_product(int64_t kc, const float *a, const float *b, float *acc)
     "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"                  \
     "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
 
-// acc (MR, NR) = A rows r[0..5] (kc values each, in place) x B sliver (kc, NR).
+// tile = A rows r[0..5] (kc values each, in place) x B sliver (kc, NR), as `out` says.
 static void tile_product_rows(int64_t kc, const float *const r[MR], const float *b,
-                              float *acc) {
+                              const tile_out *out) {
     int64_t k4 = kc / 4, kr = kc % 4;
     const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5];
     __asm__ volatile(
@@ -208,12 +272,22 @@ static void tile_product_rows(int64_t kc, const float *const r[MR], const float 
         "dec %[kr]\n\t"
         "jnz 3b\n"
         "4:\n\t"
-        STORE_YMM4_15
+        EPILOGUE_ASM("r0", "r1", "r2")
         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
           [r5] "+r"(r5), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
-        : [acc] "r"(acc)
+        : [out] "r"(out)
         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+// How a tile leaves the asm: straight into C for full tiles with beta 0 or 1, else via
+// acc and store_acc (edges, other beta).
+static inline tile_out tile_dest(float *c, int64_t ldc, float alpha, float beta, int m, int n,
+                                 float *acc) {
+    tile_out o = {.c = c, .c3 = c + 3 * ldc, .ldc = ldc * (int64_t)sizeof(float), .acc = acc,
+                  .alpha = alpha, .mode = 0};
+    if (m == MR && n == NR) o.mode = beta == 0.0f ? 1 : beta == 1.0f ? 2 : 0;
+    return o;
 }
 
 static void store_acc(const float *acc, float *c, int64_t ldc, float alpha, float beta, int m,
@@ -232,8 +306,9 @@ static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_
         _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
     _Alignas(32) float acc[MR * NR];
-    tile_product(kc, av, bv, acc);
-    store_acc(acc, c, ldc, alpha, beta, m, n);
+    tile_out out = tile_dest(c, ldc, alpha, beta, m, n, acc);
+    tile_product(kc, av, bv, &out);
+    if (out.mode == 0) store_acc(acc, c, ldc, alpha, beta, m, n);
 }
 
 static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa,
@@ -247,8 +322,9 @@ static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa
             _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
         }
         _Alignas(32) float acc[MR * NR];
-        tile_product_rows(kc, r, b, acc);
-        store_acc(acc, c, ldc, alpha, beta, m, n);
+        tile_out out = tile_dest(c, ldc, alpha, beta, m, n, acc);
+        tile_product_rows(kc, r, b, &out);
+        if (out.mode == 0) store_acc(acc, c, ldc, alpha, beta, m, n);
         return;
     }
     // Rows past m re-read row m - 1 (in bounds); their results are never stored.
