@@ -9,7 +9,7 @@
 #include "model/model_internal.h"
 #include "tensor/gemm.h"
 
-void md_attn_scores(float *scores, const float *q, const float *k, int64_t B, int64_t T,
+void md_model_attn_scores(float *scores, const float *q, const float *k, int64_t B, int64_t T,
                     int64_t H, int64_t D, float scale) {
     // scores (B, H, T, T); q, k (B, T, H, D)
     int64_t HD = H * D;
@@ -29,7 +29,7 @@ void md_attn_scores(float *scores, const float *q, const float *k, int64_t B, in
     }
 }
 
-void md_attn_softmax(float *pattern, const float *scores, int64_t B, int64_t T, int64_t H) {
+void md_model_attn_softmax(float *pattern, const float *scores, int64_t B, int64_t T, int64_t H) {
     // pattern, scores (B, H, T, T); row i normalises over keys j <= i (causal)
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < B * H * T; r++) {
@@ -49,7 +49,7 @@ void md_attn_softmax(float *pattern, const float *scores, int64_t B, int64_t T, 
     }
 }
 
-void md_attn_apply(float *z, const float *pattern, const float *v, int64_t B, int64_t T,
+void md_model_attn_apply(float *z, const float *pattern, const float *v, int64_t B, int64_t T,
                    int64_t H, int64_t D) {
     // z (B, T, H, D) = pattern (B, H, T, T) @ v (B, T, H, D) per head. Uses every key
     // column, so an edited pattern is applied as given.
@@ -71,7 +71,7 @@ void md_attn_apply(float *z, const float *pattern, const float *v, int64_t B, in
     }
 }
 
-void md_attn_apply_backward(float *dpattern, float *dv, const float *dz, const float *pattern,
+void md_model_attn_apply_backward(float *dpattern, float *dv, const float *dz, const float *pattern,
                             const float *v, int64_t B, int64_t T, int64_t H, int64_t D) {
     // dpattern (B, H, T, T) written; dv (B, T, H, D) accumulates
     int64_t HD = H * D;
@@ -96,7 +96,7 @@ void md_attn_apply_backward(float *dpattern, float *dv, const float *dz, const f
     }
 }
 
-void md_attn_softmax_backward(float *dscores, const float *dpattern, const float *pattern,
+void md_model_attn_softmax_backward(float *dscores, const float *dpattern, const float *pattern,
                               int64_t B, int64_t T, int64_t H) {
     // dscores (B, H, T, T) written (0 at masked entries); may not alias dpattern
 #pragma omp parallel for schedule(static)
@@ -112,7 +112,7 @@ void md_attn_softmax_backward(float *dscores, const float *dpattern, const float
     }
 }
 
-void md_attn_scores_backward(float *dq, float *dk, const float *dscores, const float *q,
+void md_model_attn_scores_backward(float *dq, float *dk, const float *dscores, const float *q,
                              const float *k, int64_t B, int64_t T, int64_t H, int64_t D,
                              float scale) {
     // dq, dk (B, T, H, D) accumulate; dscores (B, H, T, T)
@@ -139,7 +139,7 @@ void md_attn_scores_backward(float *dq, float *dk, const float *dscores, const f
 }
 
 // ---------------------------------------------------------------- per-head projections
-void md_heads_linear_forward(float *out, const float *inp, const float *w, const float *bias,
+void md_model_heads_linear_forward(float *out, const float *inp, const float *w, const float *bias,
                              int64_t N, int64_t H, int64_t IC, int64_t OD) {
     // out (N, H*OD); inp (N, H, IC); w (H*OD, IC); bias (H*OD) or NULL
     for (int64_t h = 0; h < H; h++)
@@ -152,7 +152,7 @@ void md_heads_linear_forward(float *out, const float *inp, const float *w, const
     }
 }
 
-void md_heads_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
+void md_model_heads_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
                               const float *inp, const float *w, int64_t N, int64_t H,
                               int64_t IC, int64_t OD) {
     // dinp (N, H, IC), dw (H*OD, IC), dbias (H*OD) accumulate; dout (N, H*OD)
@@ -175,7 +175,7 @@ void md_heads_linear_backward(float *dinp, float *dw, float *dbias, const float 
     }
 }
 
-void md_heads_result_forward(float *result, const float *z, const float *w, int64_t N,
+void md_model_heads_result_forward(float *result, const float *z, const float *w, int64_t N,
                              int64_t H, int64_t D, int64_t C) {
     // result (N, H, C); z (N, H, D); w (C, H*D)
     for (int64_t h = 0; h < H; h++)
@@ -183,7 +183,7 @@ void md_heads_result_forward(float *result, const float *z, const float *w, int6
                  result + h * C, H * C);
 }
 
-void md_heads_result_backward(float *dz, float *dw, const float *dresult, const float *z,
+void md_model_heads_result_backward(float *dz, float *dw, const float *dresult, const float *z,
                               const float *w, int64_t N, int64_t H, int64_t D, int64_t C) {
     for (int64_t h = 0; h < H; h++) {
         if (dz)

@@ -20,26 +20,26 @@ static void dact_layout(void *vctx, md_take *t) {
     const md_config *c = &x->m->cfg;
     md_grad_acts *d = &x->m->dacts;
     int64_t N = x->B * x->T, C = c->d_model, F = c->d_mlp, V = c->vocab_size;
-    d->dlogits = md_take_f32(t, N * V);
-    d->dresid = md_take_f32(t, N * C);
-    d->dtmp = md_take_f32(t, N * C);
-    d->dln = md_take_f32(t, N * C);
-    d->dnorm = md_take_f32(t, N * C);
-    d->dbranch = md_take_f32(t, N * C);
-    d->dq = md_take_f32(t, N * C);
-    d->dk = md_take_f32(t, N * C);
-    d->dv = md_take_f32(t, N * C);
+    d->dlogits = md_model_take_f32(t, N * V);
+    d->dresid = md_model_take_f32(t, N * C);
+    d->dtmp = md_model_take_f32(t, N * C);
+    d->dln = md_model_take_f32(t, N * C);
+    d->dnorm = md_model_take_f32(t, N * C);
+    d->dbranch = md_model_take_f32(t, N * C);
+    d->dq = md_model_take_f32(t, N * C);
+    d->dk = md_model_take_f32(t, N * C);
+    d->dv = md_model_take_f32(t, N * C);
     if (c->rotary_dims > 0) {
-        d->drq = md_take_f32(t, N * C);
-        d->drk = md_take_f32(t, N * C);
+        d->drq = md_model_take_f32(t, N * C);
+        d->drk = md_model_take_f32(t, N * C);
     } else {
         d->drq = d->dq;
         d->drk = d->dk;
     }
-    d->dz = md_take_f32(t, N * C);
-    d->dpre = md_take_f32(t, N * F);
-    d->dpost = md_take_f32(t, N * F);
-    d->dscale = md_take_f32(t, N);
+    d->dz = md_model_take_f32(t, N * C);
+    d->dpre = md_model_take_f32(t, N * F);
+    d->dpost = md_model_take_f32(t, N * F);
+    d->dscale = md_model_take_f32(t, N);
 }
 
 // Optional scratch, by the plan of the last forward and its (B, T).
@@ -55,10 +55,10 @@ static void dextra_layout(void *vctx, md_take *t) {
         unfused |= P->unfused_attn;
         heads |= P->split_result || P->split_qkv[0] || P->split_qkv[1] || P->split_qkv[2];
     }
-    d->dbig = unfused ? md_take_f32(t, N * H * x->T) : NULL;
-    d->dbig2 = unfused ? md_take_f32(t, N * H * x->T) : NULL;
-    d->dheads = heads ? md_take_f32(t, N * H * C) : NULL;
-    d->dheads_ln = heads ? md_take_f32(t, N * H * C) : NULL;
+    d->dbig = unfused ? md_model_take_f32(t, N * H * x->T) : NULL;
+    d->dbig2 = unfused ? md_model_take_f32(t, N * H * x->T) : NULL;
+    d->dheads = heads ? md_model_take_f32(t, N * H * C) : NULL;
+    d->dheads_ln = heads ? md_model_take_f32(t, N * H * C) : NULL;
 }
 
 size_t md_model_grad_act_bytes(const md_config *cfg, int B, int T) {
@@ -79,11 +79,11 @@ static int prepare_backward(md_model *m, md_error *err) {
     if (md_model_alloc_grads(m, err)) return -1;
     if (!m->have_dacts) {
         dact_ctx ctx = {m, m->max_B, m->max_T};
-        if (md_arena_layout(&m->dact_arena, "backward scratch", dact_layout, &ctx, err)) return -1;
+        if (md_model_arena_layout(&m->dact_arena, "backward scratch", dact_layout, &ctx, err)) return -1;
         m->have_dacts = true;
     }
     dact_ctx ctx = {m, m->B, m->T};
-    return md_arena_layout(&m->dextra_arena, "hook gradients", dextra_layout, &ctx, err);
+    return md_model_arena_layout(&m->dextra_arena, "hook gradients", dextra_layout, &ctx, err);
 }
 
 static void zero(float *x, int64_t n) { memset(x, 0, (size_t)n * sizeof(float)); }
@@ -214,7 +214,7 @@ static int attention_backward(md_model *m, int l, const float *dout, float *dx, 
                 G->o_b[i] += (float)s;
             }
         if (bwd_hook(m, MD_PT_RESULT, l, d->dheads, err)) return -1;
-        md_heads_result_backward(d->dz, G->o_w, d->dheads, A->z, P->o_w, N, H, D, C);
+        md_model_heads_result_backward(d->dz, G->o_w, d->dheads, A->z, P->o_w, N, H, D, C);
     } else {
         md_linear_backward(d->dz, G->o_w, G->o_b, d->dbranch, A->z, P->o_w, N, C, C);
     }
@@ -225,11 +225,11 @@ static int attention_backward(md_model *m, int l, const float *dout, float *dx, 
     zero(d->drk, N * C);
     zero(d->dv, N * C);
     if (pl->unfused_attn) {
-        md_attn_apply_backward(d->dbig, d->dv, d->dz, A->pattern, A->v, B, T, H, D);
+        md_model_attn_apply_backward(d->dbig, d->dv, d->dz, A->pattern, A->v, B, T, H, D);
         if (bwd_hook(m, MD_PT_PATTERN, l, d->dbig, err)) return -1;
-        md_attn_softmax_backward(d->dbig2, d->dbig, A->pattern, B, T, H);
+        md_model_attn_softmax_backward(d->dbig2, d->dbig, A->pattern, B, T, H);
         if (bwd_hook(m, MD_PT_ATTN_SCORES, l, d->dbig2, err)) return -1;
-        md_attn_scores_backward(d->drq, d->drk, d->dbig2, A->rq, A->rk, B, T, H, D, scale);
+        md_model_attn_scores_backward(d->drq, d->drk, d->dbig2, A->rq, A->rk, B, T, H, D, scale);
     } else {
         md_attention_backward(d->drq, d->drk, d->dv, d->dz, A->rq, A->rk, A->v, A->pattern, B, T,
                               H, D, scale);
@@ -255,7 +255,7 @@ static int attention_backward(md_model *m, int l, const float *dout, float *dx, 
         float *gb = G->qkv_b ? G->qkv_b + (int64_t)s * C : NULL;
         if (pl->split_qkv[s]) {
             zero(d->dheads_ln, N * H * C);
-            md_heads_linear_backward(d->dheads_ln, gw, gb, dqkv[s], A->qkv_ln[s], w, N, H, C, D);
+            md_model_heads_linear_backward(d->dheads_ln, gw, gb, dqkv[s], A->qkv_ln[s], w, N, H, C, D);
             zero(d->dheads, N * H * C);
             md_layernorm_backward(d->dheads, G->ln1_w, G->ln1_b, d->dheads_ln, A->qkv_in[s],
                                   P->ln1_w, A->qkv_mean[s], A->qkv_rstd[s], N * H, C);

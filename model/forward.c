@@ -81,20 +81,20 @@ static void extra_layout(void *vctx, md_take *t) {
         md_layer_plan *P = &m->plan[l];
         md_layer_acts *L = &m->acts.layers[l];
         L->scores = (P->need[MD_PT_ATTN_SCORES] || P->unfused_attn)
-                        ? md_take_f32(t, N * H * m->T) : NULL;
-        L->ln1_norm = P->split_ln1 ? md_take_f32(t, N * C) : NULL;
-        L->ln2_norm = P->split_ln2 ? md_take_f32(t, N * C) : NULL;
-        L->mlp_in = P->mlp_in_copy ? md_take_f32(t, N * C) : NULL;
+                        ? md_model_take_f32(t, N * H * m->T) : NULL;
+        L->ln1_norm = P->split_ln1 ? md_model_take_f32(t, N * C) : NULL;
+        L->ln2_norm = P->split_ln2 ? md_model_take_f32(t, N * C) : NULL;
+        L->mlp_in = P->mlp_in_copy ? md_model_take_f32(t, N * C) : NULL;
         for (int s = 0; s < 3; s++) {
             bool on = P->split_qkv[s];
-            L->qkv_in[s] = on ? md_take_f32(t, N * H * C) : NULL;
-            L->qkv_ln[s] = on ? md_take_f32(t, N * H * C) : NULL;
-            L->qkv_mean[s] = on ? md_take_f32(t, N * H) : NULL;
-            L->qkv_rstd[s] = on ? md_take_f32(t, N * H) : NULL;
+            L->qkv_in[s] = on ? md_model_take_f32(t, N * H * C) : NULL;
+            L->qkv_ln[s] = on ? md_model_take_f32(t, N * H * C) : NULL;
+            L->qkv_mean[s] = on ? md_model_take_f32(t, N * H) : NULL;
+            L->qkv_rstd[s] = on ? md_model_take_f32(t, N * H) : NULL;
         }
-        L->result = P->split_result ? md_take_f32(t, N * H * C) : NULL;
+        L->result = P->split_result ? md_model_take_f32(t, N * H * C) : NULL;
     }
-    m->acts.lnf_norm = m->split_lnf ? md_take_f32(t, N * C) : NULL;
+    m->acts.lnf_norm = m->split_lnf ? md_model_take_f32(t, N * C) : NULL;
 }
 
 static int plan(md_model *m, const md_hooks *hooks, md_error *err) {
@@ -151,7 +151,7 @@ static int plan(md_model *m, const md_hooks *hooks, md_error *err) {
         }
     }
     extra_ctx ctx = {m};
-    if (md_arena_layout(&m->extra_arena, "hook buffers", extra_layout, &ctx, err)) return -1;
+    if (md_model_arena_layout(&m->extra_arena, "hook buffers", extra_layout, &ctx, err)) return -1;
     m->extra_bytes = m->extra_arena.used;
     return 0;
 }
@@ -236,7 +236,7 @@ static int attention_forward(md_model *m, int l, md_error *err) {
             if (fwd_hook(m, (md_point)(MD_PT_Q_INPUT + s), l, in, err)) return -1;
             md_layernorm_forward(A->qkv_ln[s], A->qkv_mean[s], A->qkv_rstd[s], in, P->ln1_w,
                                  P->ln1_b, N * H, C, eps);
-            md_heads_linear_forward(outs[s], A->qkv_ln[s], w, bias, N, H, C, D);
+            md_model_heads_linear_forward(outs[s], A->qkv_ln[s], w, bias, N, H, C, D);
         } else {
             md_linear_forward(outs[s], A->ln1, w, bias, N, C, C);
         }
@@ -252,11 +252,11 @@ static int attention_forward(md_model *m, int l, md_error *err) {
     }
     float scale = 1.0f / sqrtf((float)D);
     if (pl->unfused_attn) {
-        md_attn_scores(A->scores, A->rq, A->rk, B, T, H, D, scale);
+        md_model_attn_scores(A->scores, A->rq, A->rk, B, T, H, D, scale);
         if (fwd_hook(m, MD_PT_ATTN_SCORES, l, A->scores, err)) return -1;
-        md_attn_softmax(A->pattern, A->scores, B, T, H);
+        md_model_attn_softmax(A->pattern, A->scores, B, T, H);
         if (fwd_hook(m, MD_PT_PATTERN, l, A->pattern, err)) return -1;
-        md_attn_apply(A->z, A->pattern, A->v, B, T, H, D);
+        md_model_attn_apply(A->z, A->pattern, A->v, B, T, H, D);
     } else {
         md_attention_forward(A->z, A->pattern, A->scores, A->rq, A->rk, A->v, B, T, H, D, scale);
         if (fwd_hook(m, MD_PT_ATTN_SCORES, l, A->scores, err) ||
@@ -265,7 +265,7 @@ static int attention_forward(md_model *m, int l, md_error *err) {
     }
     if (fwd_hook(m, MD_PT_Z, l, A->z, err)) return -1;
     if (pl->split_result) {
-        md_heads_result_forward(A->result, A->z, P->o_w, N, H, D, C);
+        md_model_heads_result_forward(A->result, A->z, P->o_w, N, H, D, C);
         if (fwd_hook(m, MD_PT_RESULT, l, A->result, err)) return -1;
         // attn_out = sum over heads (in head order) + b_O
         for (int64_t n = 0; n < N; n++) {

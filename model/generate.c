@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/decode.h"
 #include "tensor/rng.h"
 
 // Orders ids by descending probability, ties by lower id: a total order, so the sort's
@@ -62,19 +63,35 @@ int md_generate(md_model *m, const int32_t *prompt, int n_prompt, const md_sampl
     int32_t *seq = malloc((size_t)total * sizeof *seq);
     float *p = malloc((size_t)V * sizeof *p);
     int32_t *idx = malloc((size_t)V * sizeof *idx);
+    md_kvcache kv = {0};
+    bool cached = !o->no_cache;
     int rc = -1;
     if (!seq || !p || !idx) {
         md_errorf(err, "generate: out of memory");
         goto done;
     }
+    if (cached && md_kvcache_init(&kv, m, err)) goto done;
     memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
     md_rng rng = md_rng_init(o->seed, 0x6e6e);
     int n = n_prompt;
     for (int step = 0; step < o->max_new_tokens; step++) {
-        int start = n > ctx ? n - ctx : 0;
-        int T = n - start;
-        if (md_model_forward(m, seq + start, NULL, 1, T, NULL, err)) goto done;
-        const float *last = m->acts.logits + (int64_t)(T - 1) * V;
+        const float *last;
+        if (cached && step > 0 && kv.len < ctx) {
+            if (md_kvcache_step(&kv, m, seq[n - 1], err)) goto done;
+            last = kv.logits;
+        } else {
+            // The first step, a full context (the window slides: positions shift, so
+            // everything is recomputed), or no cache: a forward over the last n_ctx tokens.
+            int start = n > ctx ? n - ctx : 0;
+            int T = n - start;
+            if (cached) {
+                if (md_kvcache_prefill(&kv, m, seq + start, T, err)) goto done;
+                last = kv.logits;
+            } else {
+                if (md_model_forward(m, seq + start, NULL, 1, T, NULL, err)) goto done;
+                last = m->acts.logits + (int64_t)(T - 1) * V;
+            }
+        }
         float u = md_rng_uniform1(&rng);
         int32_t next = md_sample_logits(last, V, o, u, p, idx);
         seq[n++] = next;
@@ -83,6 +100,7 @@ int md_generate(md_model *m, const int32_t *prompt, int n_prompt, const md_sampl
     }
     rc = 0;
 done:
+    md_kvcache_free(&kv);
     free(seq);
     free(p);
     free(idx);

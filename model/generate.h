@@ -1,11 +1,12 @@
 // Sampling continuations from the model: greedy, or temperature with top-k / top-p
 // (nucleus) filtering, driven by the kit's counter-based RNG so that the same seed gives
-// the same tokens on any thread count. Each step runs the forward over the last n_ctx
-// tokens (no key/value cache: the models this kit targets are small, and the forward is
-// the one that is tested for parity).
+// the same tokens on any thread count. The prompt runs through the normal forward; later
+// tokens use a key/value cache (model/decode.h) until the context is full, after which
+// each step re-runs the forward over the last n_ctx tokens (positions shift).
 #ifndef MD_MODEL_GENERATE_H
 #define MD_MODEL_GENERATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model/model.h"
@@ -18,6 +19,7 @@ typedef struct md_sample_opts {
     float top_p;         // 1 (or 0): off
     uint64_t seed;
     int32_t stop_token;  // stop after emitting this id; -1: never
+    bool no_cache;       // re-run the full forward every step (the reference path)
 } md_sample_opts;
 
 // Appends up to max_new_tokens ids after prompt[0..n_prompt) (n_prompt >= 1) into out

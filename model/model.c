@@ -11,14 +11,14 @@
 #include "tensor/rng.h"
 
 // ---------------------------------------------------------------- bump allocation helper
-float *md_take_f32(md_take *t, int64_t n) {
+float *md_model_take_f32(md_take *t, int64_t n) {
     if (t->failed) return NULL;
     float *p = md_arena_alloc(t->a, (size_t)n * sizeof(float), t->err);
     if (!p && !md_arena_is_measuring(t->a)) t->failed = 1;
     return p;
 }
 
-int32_t *md_take_i32(md_take *t, int64_t n) {
+int32_t *md_model_take_i32(md_take *t, int64_t n) {
     if (t->failed) return NULL;
     int32_t *p = md_arena_alloc(t->a, (size_t)n * sizeof(int32_t), t->err);
     if (!p && !md_arena_is_measuring(t->a)) t->failed = 1;
@@ -26,7 +26,7 @@ int32_t *md_take_i32(md_take *t, int64_t n) {
 }
 
 // Runs layout(ctx, take) once on a measuring arena, sizes `a` to fit, then again for real.
-int md_arena_layout(md_arena *a, const char *name, void (*layout)(void *ctx, md_take *t),
+int md_model_arena_layout(md_arena *a, const char *name, void (*layout)(void *ctx, md_take *t),
                     void *ctx, md_error *err) {
     md_arena measure;
     md_arena_init(&measure, name, 0, err);
@@ -55,27 +55,27 @@ static void param_layout(void *vctx, md_take *t) {
     const md_config *c = x->cfg;
     md_params *p = x->p;
     int64_t C = c->d_model, F = c->d_mlp, V = c->vocab_size;
-    p->wte = md_take_f32(t, V * C);
-    p->wpe = c->arch == MD_ARCH_GPT2 ? md_take_f32(t, (int64_t)c->n_ctx * C) : NULL;
+    p->wte = md_model_take_f32(t, V * C);
+    p->wpe = c->arch == MD_ARCH_GPT2 ? md_model_take_f32(t, (int64_t)c->n_ctx * C) : NULL;
     for (int l = 0; l < c->n_layer; l++) {
         md_layer_params *L = &p->layers[l];
-        L->ln1_w = md_take_f32(t, C);
-        L->ln1_b = md_take_f32(t, C);
-        L->qkv_w = md_take_f32(t, 3 * C * C);
-        L->qkv_b = c->attn_bias ? md_take_f32(t, 3 * C) : NULL;
-        L->o_w = md_take_f32(t, C * C);
-        L->o_b = c->attn_bias ? md_take_f32(t, C) : NULL;
-        L->ln2_w = md_take_f32(t, C);
-        L->ln2_b = md_take_f32(t, C);
-        L->fc_w = md_take_f32(t, F * C);
-        L->fc_b = md_take_f32(t, F);
-        L->proj_w = md_take_f32(t, C * F);
-        L->proj_b = md_take_f32(t, C);
+        L->ln1_w = md_model_take_f32(t, C);
+        L->ln1_b = md_model_take_f32(t, C);
+        L->qkv_w = md_model_take_f32(t, 3 * C * C);
+        L->qkv_b = c->attn_bias ? md_model_take_f32(t, 3 * C) : NULL;
+        L->o_w = md_model_take_f32(t, C * C);
+        L->o_b = c->attn_bias ? md_model_take_f32(t, C) : NULL;
+        L->ln2_w = md_model_take_f32(t, C);
+        L->ln2_b = md_model_take_f32(t, C);
+        L->fc_w = md_model_take_f32(t, F * C);
+        L->fc_b = md_model_take_f32(t, F);
+        L->proj_w = md_model_take_f32(t, C * F);
+        L->proj_b = md_model_take_f32(t, C);
     }
-    p->lnf_w = md_take_f32(t, C);
-    p->lnf_b = md_take_f32(t, C);
-    p->unembed = x->untied ? md_take_f32(t, V * C) : p->wte;
-    p->unembed_b = md_take_f32(t, V);
+    p->lnf_w = md_model_take_f32(t, C);
+    p->lnf_b = md_model_take_f32(t, C);
+    p->unembed = x->untied ? md_model_take_f32(t, V * C) : p->wte;
+    p->unembed_b = md_model_take_f32(t, V);
 }
 
 static int layout_params(md_model *m, md_arena *a, const char *name, md_params *p,
@@ -84,7 +84,7 @@ static int layout_params(md_model *m, md_arena *a, const char *name, md_params *
     p->layers = calloc((size_t)m->cfg.n_layer, sizeof *p->layers);
     if (!p->layers) return md_errorf(err, "%s: out of memory", name);
     param_layout_ctx ctx = {&m->cfg, p, m->untied_storage};
-    if (md_arena_layout(a, name, param_layout, &ctx, err)) return -1;
+    if (md_model_arena_layout(a, name, param_layout, &ctx, err)) return -1;
     memset(a->base, 0, a->used);
     return 0;
 }
@@ -170,48 +170,48 @@ static void act_layout(void *vctx, md_take *t) {
     int64_t N = x->B * x->T, C = c->d_model, F = c->d_mlp, V = c->vocab_size,
             H = c->n_head, TT = x->B * H * x->T * x->T;
     md_acts *a = &m->acts;
-    a->tokens = md_take_i32(t, N);
-    a->targets = md_take_i32(t, N);
-    a->embed = md_take_f32(t, N * C);
-    a->pos_embed = c->arch == MD_ARCH_GPT2 ? md_take_f32(t, N * C) : NULL;
-    a->resid0 = md_take_f32(t, N * C);
+    a->tokens = md_model_take_i32(t, N);
+    a->targets = md_model_take_i32(t, N);
+    a->embed = md_model_take_f32(t, N * C);
+    a->pos_embed = c->arch == MD_ARCH_GPT2 ? md_model_take_f32(t, N * C) : NULL;
+    a->resid0 = md_model_take_f32(t, N * C);
     float *prev = a->resid0;
     for (int l = 0; l < c->n_layer; l++) {
         md_layer_acts *L = &a->layers[l];
         memset(L, 0, sizeof *L);
         L->resid_pre = prev;
-        L->ln1 = md_take_f32(t, N * C);
-        L->ln1_mean = md_take_f32(t, N);
-        L->ln1_rstd = md_take_f32(t, N);
-        L->q = md_take_f32(t, N * C);
-        L->k = md_take_f32(t, N * C);
-        L->v = md_take_f32(t, N * C);
+        L->ln1 = md_model_take_f32(t, N * C);
+        L->ln1_mean = md_model_take_f32(t, N);
+        L->ln1_rstd = md_model_take_f32(t, N);
+        L->q = md_model_take_f32(t, N * C);
+        L->k = md_model_take_f32(t, N * C);
+        L->v = md_model_take_f32(t, N * C);
         if (c->rotary_dims > 0) {
-            L->rq = md_take_f32(t, N * C);
-            L->rk = md_take_f32(t, N * C);
+            L->rq = md_model_take_f32(t, N * C);
+            L->rk = md_model_take_f32(t, N * C);
         } else {
             L->rq = L->q;
             L->rk = L->k;
         }
-        L->pattern = md_take_f32(t, TT);
-        L->z = md_take_f32(t, N * C);
-        L->attn_out = md_take_f32(t, N * C);
-        L->resid_mid = c->parallel_residual ? NULL : md_take_f32(t, N * C);
-        L->ln2 = md_take_f32(t, N * C);
-        L->ln2_mean = md_take_f32(t, N);
-        L->ln2_rstd = md_take_f32(t, N);
-        L->pre = md_take_f32(t, N * F);
-        L->post = md_take_f32(t, N * F);
-        L->mlp_out = md_take_f32(t, N * C);
-        L->resid_post = md_take_f32(t, N * C);
+        L->pattern = md_model_take_f32(t, TT);
+        L->z = md_model_take_f32(t, N * C);
+        L->attn_out = md_model_take_f32(t, N * C);
+        L->resid_mid = c->parallel_residual ? NULL : md_model_take_f32(t, N * C);
+        L->ln2 = md_model_take_f32(t, N * C);
+        L->ln2_mean = md_model_take_f32(t, N);
+        L->ln2_rstd = md_model_take_f32(t, N);
+        L->pre = md_model_take_f32(t, N * F);
+        L->post = md_model_take_f32(t, N * F);
+        L->mlp_out = md_model_take_f32(t, N * C);
+        L->resid_post = md_model_take_f32(t, N * C);
         prev = L->resid_post;
     }
-    a->lnf = md_take_f32(t, N * C);
-    a->lnf_mean = md_take_f32(t, N);
-    a->lnf_rstd = md_take_f32(t, N);
-    a->logits = md_take_f32(t, N * V);
-    a->losses = md_take_f32(t, N);
-    a->scale = md_take_f32(t, N);
+    a->lnf = md_model_take_f32(t, N * C);
+    a->lnf_mean = md_model_take_f32(t, N);
+    a->lnf_rstd = md_model_take_f32(t, N);
+    a->logits = md_model_take_f32(t, N * V);
+    a->losses = md_model_take_f32(t, N);
+    a->scale = md_model_take_f32(t, N);
 }
 
 int md_model_alloc_acts(md_model *m, int B, int T, md_error *err) {
@@ -225,7 +225,7 @@ int md_model_alloc_acts(md_model *m, int B, int T, md_error *err) {
     if (!m->acts.layers) return md_errorf(err, "model: out of memory");
     act_layout_ctx ctx = {m, B, T};
     md_arena_free(&m->act_arena);
-    if (md_arena_layout(&m->act_arena, "activations", act_layout, &ctx, err)) return -1;
+    if (md_model_arena_layout(&m->act_arena, "activations", act_layout, &ctx, err)) return -1;
     m->max_B = B;
     m->max_T = T;
     // The backward scratch is sized with the activations: drop any older one.
