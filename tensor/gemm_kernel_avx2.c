@@ -160,8 +160,8 @@ _Static_assert(__builtin_offsetof(tile_out, alpha) == 32 && __builtin_offsetof(t
 // tile (row i in ymm(4+2i), ymm(5+2i)), ymm0/1 the B vectors, ymm2/3 alternate as the
 // broadcast A values so consecutive rows do not wait on one register.
 #define AVX2_STEP(u)                                           \
-    "vmovaps 64*" #u "(%[b]), %%ymm0\n\t"                      \
-    "vmovaps 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
+    "vmovups 64*" #u "(%[b]), %%ymm0\n\t"                      \
+    "vmovups 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
     "vbroadcastss 24*" #u "+0(%[a]), %%ymm2\n\t"               \
     "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"                   \
     "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"                   \
@@ -215,8 +215,8 @@ static void tile_product(int64_t kc, const float *a, const float *b, const tile_
 // The same step with A read in place: six row pointers (r0..r5), each advancing one
 // float per k; B is a packed sliver.
 #define AVX2_STEP_ROWS(u)                                      \
-    "vmovaps 64*" #u "(%[b]), %%ymm0\n\t"                      \
-    "vmovaps 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
+    "vmovups 64*" #u "(%[b]), %%ymm0\n\t"                      \
+    "vmovups 64*" #u "+32(%[b]), %%ymm1\n\t"                   \
     "vbroadcastss 4*" #u "(%[r0]), %%ymm2\n\t"                 \
     "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"                   \
     "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"                   \
