@@ -12,7 +12,7 @@
 // faster of its foreach / single-tensor AdamW (both measured, the best reported).
 //
 // BENCH_TRAIN_KIT_ONLY=1 skips the PyTorch runs and BENCH_TRAIN_SHAPE=gpt2|organism keeps
-// one shape (quick checks while optimising).
+// one shape and BENCH_TRAIN_PRECISION=fp32|bf16 one precision (quick checks).
 //
 // bf16 here: the kit computes with bf16-rounded weights and fp32 master weights; on a CPU
 // without AVX512_BF16 its GEMMs still run in fp32 (the record's impl says so). PyTorch's
@@ -163,6 +163,8 @@ int main(int argc, char **argv) {
         const char *only = getenv("BENCH_TRAIN_SHAPE");
         if (only && *only && !strstr(s->name, only)) continue;
         for (int bf16 = 0; bf16 < 2; bf16++) {
+            const char *prec = getenv("BENCH_TRAIN_PRECISION");
+            if (prec && *prec && strcmp(prec, bf16 ? "bf16" : "fp32") != 0) continue;
             char cname[96], mname[96];
             snprintf(cname, sizeof cname, "%s %s step", s->name, bf16 ? "bf16" : "fp32");
             snprintf(mname, sizeof mname, "%s %s peak memory", s->name, bf16 ? "bf16" : "fp32");
