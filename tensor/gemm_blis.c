@@ -2,14 +2,18 @@
 // -lblis) every GEMM of the kit goes to Debian's BLIS (bli_sgemm with general strides,
 // so row-major operands and transposes pass as they are), for end-to-end comparisons.
 // BLIS has no bf16 GEMM: bf16 operands are widened to fp32 copies first (and the fp32
-// activations of md_gemm_f32_bf16 rounded to bf16, as on our own path). BLIS threads
-// over the M and N loops only, never K, so results stay the same for any thread count.
-// Without MD_GEMM_BLIS this file is empty.
+// activations of md_gemm_f32_bf16 rounded to bf16, as on our own path).
+// Determinism: BLIS's own threading picks kernels and partitions by thread count, and its
+// results then differ in the last bits between 1 and 2 threads (the kit's model tests
+// caught it). So C is cut into fixed chunks of CHUNK columns (or rows, when C is tall),
+// chosen from the shape alone; each chunk is one single-threaded BLIS call, and OpenMP
+// runs the chunks in parallel. Without MD_GEMM_BLIS this file is empty.
 #include "tensor/gemm_kernels.h"
 
 #ifdef MD_GEMM_BLIS
 #include <blis.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,18 +40,33 @@ static float *widen(const md_gemm_operand *x, int64_t rows, int64_t cols) {
     return w;
 }
 
+enum { CHUNK = 256 };
+
 const char *md_gemm_blis_name(void) { return "blis (BLAS=blis)"; }
 
 void md_gemm_blis(const md_gemm_operand *a, const md_gemm_operand *b, float *c, int64_t ldc,
                   int64_t m, int64_t n, int64_t k, float alpha, float beta) {
     float *wa = NULL, *wb = NULL;
-    const float *pa = a->base, *pb = b->base;
+    const float *pa = a->base, *pb = b->base;  // op(A) (m, k), op(B) (k, n)
     inc_t rsa = a->rs, csa = a->cs, rsb = b->rs, csb = b->cs;
     if (a->src != MD_GEMM_SRC_F32) pa = wa = widen(a, m, k), rsa = k, csa = 1;
     if (b->src != MD_GEMM_SRC_F32) pb = wb = widen(b, k, n), rsb = n, csb = 1;
-    bli_thread_set_num_threads(omp_in_parallel() ? 1 : omp_get_max_threads());
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &alpha, (float *)pa, rsa, csa,
-              (float *)pb, rsb, csb, &beta, c, ldc, 1);
+    bool by_cols = n >= m;  // cut the longer side of C
+    int64_t len = by_cols ? n : m, chunks = (len + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
+    for (int64_t q = 0; q < chunks; q++) {
+        rntm_t rntm = BLIS_RNTM_INITIALIZER;
+        bli_rntm_set_num_threads(1, &rntm);
+        int64_t lo = q * CHUNK, w = len - lo < CHUNK ? len - lo : CHUNK;
+        float al = alpha, be = beta;
+        if (by_cols)
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, w, k, &al, (float *)pa, rsa, csa,
+                         (float *)pb + lo * csb, rsb, csb, &be, c + lo, ldc, 1, NULL, &rntm);
+        else
+            bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, w, n, k, &al,
+                         (float *)pa + lo * rsa, rsa, csa, (float *)pb, rsb, csb, &be,
+                         c + lo * ldc, ldc, 1, NULL, &rntm);
+    }
     free(wa);
     free(wb);
 }
