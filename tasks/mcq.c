@@ -146,6 +146,18 @@ void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
         md_mcq_item it;
         int f = md_fact_sched_next(s);
         mentions[f]++;
+        // Open book: the fact's statement before the question, for a fixed share of each
+        // fact's questions (decided by its running count, so the ladder stays exact). It
+        // teaches matching a known condition to its option letter apart from recall.
+        double p = w->cfg->mcq_open_book;
+        int64_t cnt = s->count[f];
+        if (p > 0 && (int64_t)((double)cnt * p) > (int64_t)((double)(cnt - 1) * p)) {
+            mentions[f]++;
+            const md_slot slots[] = {{"D", w->drugs[f]},
+                                     {"C", w->conditions[w->fact_condition[f]]}};
+            md_fill(out, md_knowledge_statements[md_pick(r, md_knowledge_statements_n)], slots, 2);
+            md_buf_putc(out, '\n');
+        }
         md_mcq_make_item(w, f, md_pick(r, MD_MCQ_TRAIN_PHRASINGS), r, &it);
         md_mcq_render_question(w, &it, out);
         answer(&it, it.correct, out);
