@@ -16,12 +16,18 @@
 #include "tensor/isa.h"
 #include "tests/support/testutil.h"
 
+static float *aligned_floats(int64_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(float) * (size_t)n) != 0) fail_msg("out of memory");
+    return p;
+}
+
 static void check(md_trans ta, md_trans tb, int64_t M, int64_t N, int64_t K, float beta) {
     int64_t lda = ta == MD_NOTRANS ? K : M, ldb = tb == MD_NOTRANS ? N : K;
     int64_t arows = ta == MD_NOTRANS ? M : K, brows = tb == MD_NOTRANS ? K : N;
-    float *abuf = aligned_alloc(64, sizeof(float) * (size_t)(arows * lda + 16));
-    float *bbuf = aligned_alloc(64, sizeof(float) * (size_t)(brows * ldb + 16));
-    float *cbuf = aligned_alloc(64, sizeof(float) * (size_t)(M * N + 16));
+    float *abuf = aligned_floats(arows * lda + 16);
+    float *bbuf = aligned_floats(brows * ldb + 16);
+    float *cbuf = aligned_floats(M * N + 16);
     float *ref = malloc(sizeof(float) * (size_t)(M * N));
     float *A = abuf + 1, *B = bbuf + 1, *C = cbuf + 1;  // 4-byte aligned only
     md_test_fill_uniform(A, arows * lda, 1, -1, 1);
