@@ -39,9 +39,9 @@ void md_sgemm_ref(md_trans ta, md_trans tb, int64_t M, int64_t N, int64_t K, flo
 
 // ---- Introspection and overrides (for tests, tuning and benchmarks) ----
 // The blocking of the micro-kernel a GEMM uses on the active ISA (tensor/GEMM.md has the
-// table): MR x NR register tile; KC depth of a packed block; MC rows of op(A) per packed
-// A panel (shared by the threads, L3); NC columns of op(B) per packed B block (one per
-// thread, L2). bf16 selects the kernel md_gemm_bf16 / md_gemm_f32_bf16 use.
+// table): MR x NR register tile; KC depth of a block; MC rows of op(A) per panel (packed
+// per thread, when op(A) is not read in place); NC columns of op(B) per packed B block
+// (per thread, L2). bf16 selects the kernel md_gemm_bf16 / md_gemm_f32_bf16 use.
 typedef struct md_gemm_blocking {
     int mr, nr, kc, mc, nc;
 } md_gemm_blocking;

@@ -280,6 +280,72 @@ static void tile_product_rows(int64_t kc, const float *const r[MR], const float 
           "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
+// The same with B read in place too: row k of the B tile at b + k * rsb (bytes in `rsb`).
+#define AVX2_STEP_ROWS_BSTRIDE(u)                              \
+    "vmovups (%[b]), %%ymm0\n\t"                              \
+    "vmovups 32(%[b]), %%ymm1\n\t"                            \
+    "add %[rsb], %[b]\n\t"                                    \
+    "vbroadcastss 4*" #u "(%[r0]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r1]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r2]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"                   \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"                   \
+    "vbroadcastss 4*" #u "(%[r3]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"                  \
+    "vbroadcastss 4*" #u "(%[r4]), %%ymm2\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"                  \
+    "vbroadcastss 4*" #u "(%[r5]), %%ymm3\n\t"                 \
+    "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"                  \
+    "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
+
+static void tile_product_rows_bstride(int64_t kc, const float *const r[MR], const float *b,
+                                      int64_t rsb, const tile_out *out) {
+    int64_t k4 = kc / 4, kr = kc % 4, rsb_bytes = rsb * (int64_t)sizeof(float);
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5];
+    __asm__ volatile(
+        ZERO_YMM4_15
+        "test %[k4], %[k4]\n\t"
+        "jz 2f\n\t"
+        ".p2align 5\n"
+        "1:\n\t"
+        AVX2_STEP_ROWS_BSTRIDE(0) AVX2_STEP_ROWS_BSTRIDE(1) AVX2_STEP_ROWS_BSTRIDE(2)
+        AVX2_STEP_ROWS_BSTRIDE(3)
+        "add $16, %[r0]\n\t"
+        "add $16, %[r1]\n\t"
+        "add $16, %[r2]\n\t"
+        "add $16, %[r3]\n\t"
+        "add $16, %[r4]\n\t"
+        "add $16, %[r5]\n\t"
+        "dec %[k4]\n\t"
+        "jnz 1b\n"
+        "2:\n\t"
+        "test %[kr], %[kr]\n\t"
+        "jz 4f\n"
+        "3:\n\t"
+        AVX2_STEP_ROWS_BSTRIDE(0)
+        "add $4, %[r0]\n\t"
+        "add $4, %[r1]\n\t"
+        "add $4, %[r2]\n\t"
+        "add $4, %[r3]\n\t"
+        "add $4, %[r4]\n\t"
+        "add $4, %[r5]\n\t"
+        "dec %[kr]\n\t"
+        "jnz 3b\n"
+        "4:\n\t"
+        EPILOGUE_ASM("r0", "r1", "r2")
+        : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+          [r5] "+r"(r5), [b] "+r"(b), [k4] "+r"(k4), [kr] "+r"(kr)
+        : [out] "r"(out), [rsb] "r"(rsb_bytes)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
 // How a tile leaves the asm: straight into C for full tiles with beta 0 or 1, else via
 // acc and store_acc (edges, other beta).
 static inline tile_out tile_dest(float *c, int64_t ldc, float alpha, float beta, int m, int n,
@@ -314,7 +380,9 @@ static void ukernel(int64_t kc, const void *av, const void *bv, float *c, int64_
 static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa,
                             const float *b, int64_t rsb, float *c, int64_t ldc, float alpha,
                             float beta, int m, int n) {
-    if (csa == 1 && rsb == NR) {  // A rows in place, B a packed sliver: the main case
+    // A rows in place (any row stride) and B a packed sliver (the main case) or B rows
+    // in place with all NR columns present (the small path): assembly.
+    if (csa == 1 && (rsb == NR || n == NR)) {
         const float *r[MR];
         for (int i = 0; i < MR; i++) r[i] = a + (i < m ? i : m - 1) * rsa;
         for (int i = 0; i < m; i++) {
@@ -323,7 +391,10 @@ static void ukernel_strided(int64_t kc, const float *a, int64_t rsa, int64_t csa
         }
         _Alignas(32) float acc[MR * NR];
         tile_out out = tile_dest(c, ldc, alpha, beta, m, n, acc);
-        tile_product_rows(kc, r, b, &out);
+        if (rsb == NR)
+            tile_product_rows(kc, r, b, &out);
+        else
+            tile_product_rows_bstride(kc, r, b, rsb, &out);
         if (out.mode == 0) store_acc(acc, c, ldc, alpha, beta, m, n);
         return;
     }
