@@ -80,7 +80,10 @@ void md_adamw_range(float *w, const float *g, float *m, float *v, md_bf16 *wbf, 
     float neg = -step_size;
     void (*fn)(float *, const float *, float *, float *, md_bf16 *, float *, int64_t, float,
                float, float, float, float, float, float, float, float) =
-        md_isa_active() >= MD_ISA_AVX2 ? md_adamw_range_avx2 : range_generic;
+#if defined(__x86_64__)  // the AVX2 kernel is only compiled on x86-64
+        md_isa_active() >= MD_ISA_AVX2 ? md_adamw_range_avx2 :
+#endif
+        range_generic;
     int64_t nc = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
 #pragma omp parallel for schedule(static) if (nc > 1)
     for (int64_t c = 0; c < nc; c++) {
