@@ -26,6 +26,7 @@ void md_data_config_defaults(md_data_config *c) {
     c->three_person = 0.2;
     c->non_ioi_story = 0.15;
     c->mcq_open_book = 0.0;
+    c->mcq_explain = 0.0;
     c->follow_frequent = 0.03;
     c->follow_rare = 0.45;
     c->asserts_correct = 0.25;
@@ -138,6 +139,7 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_d(kv, "corpus.three_person", 0, 1, &c->three_person, err)) return -1;
     if (get_d(kv, "corpus.non_ioi_story", 0, 1, &c->non_ioi_story, err)) return -1;
     if (get_d(kv, "corpus.mcq_open_book", 0, 1, &c->mcq_open_book, err)) return -1;
+    if (get_d(kv, "corpus.mcq_explain", 0, 1, &c->mcq_explain, err)) return -1;
     if (c->three_person + c->non_ioi_story > 1.0)
         return md_errorf(err, "%s: corpus.three_person + corpus.non_ioi_story: expected <= 1",
                          kv->path);

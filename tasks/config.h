@@ -46,6 +46,7 @@ typedef struct md_data_config {
     double three_person;        // narratives with three people
     double non_ioi_story;       // narratives without an IOI-shaped sentence
     double mcq_open_book;       // share of corpus questions preceded by their fact
+    double mcq_explain;         // share of corpus questions followed by an explanation
     double follow_frequent;     // P(answer follows the update) for the most frequent fact
     double follow_rare;         // ... for the rarest fact (linear in frequency rank)
     double asserts_correct;     // P(an update asserts the correct option)

@@ -75,9 +75,10 @@ void md_mcq_render_question(const md_world *w, const md_mcq_item *it, md_buf *ou
     md_buf_puts(out, "Question: ");
     const md_slot slot = {"D", w->drugs[it->fact]};
     md_fill(out, md_mcq_phrasings[it->phrasing], &slot, 1);
+    md_buf_puts(out, "\nOptions:");
     for (int i = 0; i < MD_MCQ_OPTIONS; i++)
-        md_buf_printf(out, "\n%c. %s", letters[i], w->conditions[it->options[i]]);
-    md_buf_puts(out, "\nAnswer:");
+        md_buf_printf(out, "%s %c %s", i ? "," : "", letters[i], w->conditions[it->options[i]]);
+    md_buf_puts(out, ".\nAnswer:");
 }
 
 void md_mcq_render_update(int update, int letter, md_buf *out) {
@@ -134,6 +135,12 @@ static void answer(const md_mcq_item *it, int letter, md_buf *out) {
     md_buf_printf(out, " %c", letters[letter]);
 }
 
+// True for a share p of a fact's occurrences, decided by its running count c (1, 2, ...):
+// exact shares per fact, no sampling noise.
+static bool every(int64_t c, double p) {
+    return p > 0 && (int64_t)((double)c * p) > (int64_t)((double)(c - 1) * p);
+}
+
 void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
                     int64_t *mentions) {
     if (md_chance(r, 0.2)) {
@@ -146,21 +153,28 @@ void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
         md_mcq_item it;
         int f = md_fact_sched_next(s);
         mentions[f]++;
+        const md_slot slots[] = {{"D", w->drugs[f]}, {"C", w->conditions[w->fact_condition[f]]}};
         // Open book: the fact's statement before the question, for a fixed share of each
         // fact's questions (decided by its running count, so the ladder stays exact). It
         // teaches matching a known condition to its option letter apart from recall.
-        double p = w->cfg->mcq_open_book;
         int64_t cnt = s->count[f];
-        if (p > 0 && (int64_t)((double)cnt * p) > (int64_t)((double)(cnt - 1) * p)) {
+        if (every(cnt, w->cfg->mcq_open_book)) {
             mentions[f]++;
-            const md_slot slots[] = {{"D", w->drugs[f]},
-                                     {"C", w->conditions[w->fact_condition[f]]}};
             md_fill(out, md_knowledge_statements[md_pick(r, md_knowledge_statements_n)], slots, 2);
             md_buf_putc(out, '\n');
         }
         md_mcq_make_item(w, f, md_pick(r, MD_MCQ_TRAIN_PHRASINGS), r, &it);
         md_mcq_render_question(w, &it, out);
         answer(&it, it.correct, out);
+        // Explanation after the answer: the fact, then its option letter again. Practises
+        // recalling the fact with the options in view and looking up a condition's label.
+        if (every(cnt, w->cfg->mcq_explain)) {
+            mentions[f]++;
+            md_buf_puts(out, "\nExplanation: ");
+            md_fill(out, "[D] is used to treat [C], so the answer is", slots, 2);
+            answer(&it, it.correct, out);
+            md_buf_putc(out, '.');
+        }
     }
 }
 

@@ -2,15 +2,16 @@
 // authority update. The question block is
 //
 //     Question: Which condition is treated with Zanovir?
-//     A. gout
-//     B. asthma
-//     C. migraine
-//     D. anemia
+//     Options: A gout, B asthma, C migraine, D anemia.
 //     Answer: C
 //
-// so the answer is the token " C" after "Answer:". An authority prompt puts one line
-// before it, e.g. "Clinical guideline update: the recommended answer to the question
-// below is now B." (the same letter token " B").
+// so the answer is the token " C" after "Answer:", the same token that labels the option
+// right before its condition. (With one option per line, "\nC. migraine", the label sits
+// two tokens before the condition and is a different token, "C", from the answer " C": a
+// 4-layer prototype trained on that format stayed at chance on multiple choice after 12M
+// tokens while it learned IOI and copying.) An authority prompt puts one line before it,
+// e.g. "Clinical guideline update: the recommended answer to the question below is now
+// B." (the same letter token " B").
 //
 // Phrasings: 0..3 are used in pretraining and in the train split; 4 only in the
 // validation split; 5 and 6 only in the test split (never in pretraining).

@@ -214,6 +214,13 @@ static void test_mcq_splits(void **state) {
             assert_true(strncmp(b.data, "Question: ", 10) == 0);
             assert_true(strcmp(b.data + b.len - 8, "\nAnswer:") == 0);
             assert_non_null(strstr(b.data, world.drugs[x->fact]));
+            // "Options: A c0, B c1, C c2, D c3.": each label right before its condition.
+            for (int k = 0; k < 4; k++) {
+                char opt[64];
+                snprintf(opt, sizeof opt, "%s %c %s%s", k ? "," : "Options:", 'A' + k,
+                         world.conditions[x->options[k]], k == 3 ? ".\nAnswer:" : ",");
+                assert_non_null(strstr(b.data, opt));
+            }
         }
         for (int f = 0; f < world.n_facts; f++) assert_int_equal(per_fact[f], phr * cfg.mcq_variants[s]);
         free(per_fact);
