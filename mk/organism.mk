@@ -1,0 +1,49 @@
+# The synthetic world's data and the model organism every experiment runs on by default.
+# Each output is rebuilt only when its inputs change (config, binary, upstream data).
+# Training writes OUT.tmp/ and renames it into place when it finishes, so an interrupted
+# run never leaves a model folder that looks complete.
+
+## make data            the world's corpus, tokenizer and every task set -> results/data/
+## make organism        pretrain the GPT-2 organism -> results/models/organism/
+## make organism-neox   the same recipe on the Pythia (GPT-NeoX) architecture
+## make organism-eval   behaviour + head table -> results/organism/eval.json and .npy
+## make organism-seeds  the recipe at pretraining seeds 2 and 3, evaluated (flip-rate
+##                      stability; not part of reproduce-all: 2 more trainings)
+DATA_DIR      := results/data
+ORGANISM      := results/models/organism
+ORGANISM_NEOX := results/models/organism-neox
+ORGANISM_CFG  := configs/train-organism.cfg
+# Experiments run on MODEL: the organism by default, any Hugging Face folder otherwise.
+MODEL ?= $(ORGANISM)
+
+.PHONY: data organism organism-neox organism-eval organism-seeds
+
+data: $(DATA_DIR)/manifest.json
+$(DATA_DIR)/manifest.json: configs/world.cfg $(CLI)
+	$(CLI) data --config configs/world.cfg --out $(DATA_DIR)
+
+# train_organism OUT, extra --set overrides
+define train_organism
+	rm -rf $(1).tmp
+	$(CLI) train --config $(ORGANISM_CFG) --out $(1).tmp --set 'save_every=0;progress=0$(2)'
+	rm -rf $(1) && mv $(1).tmp $(1)
+endef
+
+organism: $(ORGANISM)/model.safetensors
+$(ORGANISM)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
+	$(call train_organism,$(ORGANISM),)
+
+organism-neox: $(ORGANISM_NEOX)/model.safetensors
+$(ORGANISM_NEOX)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
+	$(call train_organism,$(ORGANISM_NEOX),;model.arch=gpt_neox)
+
+organism-eval: results/organism/eval.json
+results/organism/eval.json: $(ORGANISM)/model.safetensors $(DATA_DIR)/manifest.json $(CLI)
+	$(CLI) organism-eval --model $(ORGANISM) --data $(DATA_DIR) --out results/organism
+
+ORGANISM_SEEDS := 2 3
+organism-seeds: $(foreach s,$(ORGANISM_SEEDS),results/organism/seed$(s)/eval.json)
+results/organism/seed%/eval.json: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
+	$(call train_organism,results/models/organism-seed$*,;model.init_seed=$*;seed=$*)
+	$(CLI) organism-eval --model results/models/organism-seed$* --data $(DATA_DIR) \
+	  --out results/organism/seed$*
