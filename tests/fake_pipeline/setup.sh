@@ -21,6 +21,7 @@ cp "$fix/bin/mechdrift" "$dest/bin/mechdrift"
 chmod +x "$dest/bin/mechdrift"
 # A library older than the CLI, with no sources: the makefile's build rules see the fake
 # CLI as up to date (there is nothing under cli/ or tensor/ in the scratch tree).
+mkdir -p "$dest/fakebin" && cp "$fix/bin/sbatch" "$dest/fakebin/sbatch"
 touch -d '2 hours ago' "$dest/build/libmechdrift.a"
 touch -d '1 hour ago' "$dest/bin/mechdrift"
 # A stand-in Hugging Face folder for MODEL=...
