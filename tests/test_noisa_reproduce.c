@@ -22,7 +22,9 @@ static char tree[512];
 // Runs `cd tree && CMD` under bash; returns the exit status, output (stdout+stderr) in *out.
 static int sh(char **out, const char *fmt, ...) {
     char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && ( ", tree);
+    // A make running this test (make test) must not leak its flags or run id into ours.
+    int n = snprintf(cmd, sizeof cmd, "unset MAKEFLAGS MFLAGS MAKELEVEL MECHDRIFT_RUN BUILD BIN MODEL "
+                     "MECHDRIFT_TIMING_TAG; cd '%s' && ( ", tree);
     va_list ap;
     va_start(ap, fmt);
     n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
