@@ -20,30 +20,30 @@ MODEL ?= $(ORGANISM)
 
 data: $(DATA_DIR)/manifest.json
 $(DATA_DIR)/manifest.json: configs/world.cfg $(CLI)
-	$(CLI) data --config configs/world.cfg --out $(DATA_DIR)
+	$(TIMED) data $(CLI) data --config configs/world.cfg --out $(DATA_DIR)
 
-# train_organism OUT, extra --set overrides
+# train_organism OUT, stage name, extra --set overrides
 define train_organism
 	rm -rf $(1).tmp
-	$(CLI) train --config $(ORGANISM_CFG) --out $(1).tmp --set 'save_every=0;progress=0$(2)'
+	$(TIMED) $(2) $(CLI) train --config $(ORGANISM_CFG) --out $(1).tmp --set 'save_every=0;progress=0$(3)'
 	rm -rf $(1) && mv $(1).tmp $(1)
 endef
 
 organism: $(ORGANISM)/model.safetensors
 $(ORGANISM)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,$(ORGANISM),)
+	$(call train_organism,$(ORGANISM),organism,)
 
 organism-neox: $(ORGANISM_NEOX)/model.safetensors
 $(ORGANISM_NEOX)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,$(ORGANISM_NEOX),;model.arch=gpt_neox)
+	$(call train_organism,$(ORGANISM_NEOX),organism-neox,;model.arch=gpt_neox)
 
 organism-eval: results/organism/eval.json
 results/organism/eval.json: $(ORGANISM)/model.safetensors $(DATA_DIR)/manifest.json $(CLI)
-	$(CLI) organism-eval --model $(ORGANISM) --data $(DATA_DIR) --out results/organism
+	$(TIMED) organism-eval $(CLI) organism-eval --model $(ORGANISM) --data $(DATA_DIR) --out results/organism
 
 ORGANISM_SEEDS := 2 3
 organism-seeds: $(foreach s,$(ORGANISM_SEEDS),results/organism/seed$(s)/eval.json)
 results/organism/seed%/eval.json: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,results/models/organism-seed$*,;model.init_seed=$*;seed=$*)
+	$(call train_organism,results/models/organism-seed$*,organism-seed$*,;model.init_seed=$*;seed=$*)
 	$(CLI) organism-eval --model results/models/organism-seed$* --data $(DATA_DIR) \
 	  --out results/organism/seed$*
