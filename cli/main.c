@@ -14,6 +14,7 @@ extern const md_command md_cmd_logits;
 extern const md_command md_cmd_generate;
 extern const md_command md_cmd_cache;
 extern const md_command md_cmd_circuit;
+extern const md_command md_cmd_neuroplasticity;
 extern const md_command md_cmd_organism_eval;
 
 static const md_command *const commands[] = {
@@ -27,6 +28,7 @@ static const md_command *const commands[] = {
     &md_cmd_generate,
     &md_cmd_cache,
     &md_cmd_circuit,
+    &md_cmd_neuroplasticity,
     &md_cmd_organism_eval,
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
