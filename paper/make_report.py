@@ -224,6 +224,21 @@ def field_line(text, key):
     return m.group(1).strip().strip("*_ ") if m else None
 
 
+def all_verdicts(text):
+    """Every 'Verdict:' line of a fragment (one per claim), tallied in order of first
+    appearance: 'holds (1), partly holds (2)'. One claim gives just its verdict."""
+    found = [m.strip().strip("*_ ") for m in
+             re.findall(r"^[\s>*_-]*verdict[*_]*\s*:[*_]*\s*(.+)$", text, re.I | re.M)]
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0]
+    counts = {}
+    for v in found:
+        counts[v] = counts.get(v, 0) + 1
+    return ", ".join(f"{v} ({n})" for v, n in counts.items()) + f" of {len(found)} claims"
+
+
 def demote(md, levels=2):
     """Moves a fragment's headings down so they nest under the experiment's heading."""
     return re.sub(r"^(#+)", lambda m: m.group(1) + "#" * levels, md, flags=re.M)
@@ -284,7 +299,7 @@ def experiment_section(target, result, scripts, timing, model):
         with open(frag_path) as f:
             frag = f.read().rstrip()
     claim = field_line(frag, "claim") if frag else None
-    verdict = field_line(frag, "verdict") if frag else None
+    verdict = all_verdicts(frag) if frag else None
     summary["verdict"] = verdict or ("not stated in report.md" if frag else "no report.md")
     where = f"no 'Claim:' line in {rel(frag_path)}" if frag else f"no {rel(frag_path)}"
     lines.append(f"- claim: {claim}" if claim else f"- claim: missing ({where})")
@@ -379,6 +394,19 @@ def organism_section(model):
     if ev is None:
         out += [f"- evaluation: {rel(eval_path)} {why} (`make organism-eval`)", ""]
         return out
+    checks = ev.get("checks") if isinstance(ev, dict) else None
+    if isinstance(checks, list) and checks:
+        out += ["", f"Acceptance checks ({rel(eval_path)}, held-out test prompts):", "",
+                "| check | value | target | result |", "| --- | ---: | --- | --- |"]
+        for c in checks:
+            lo, hi = c.get("min"), c.get("max")
+            target = (f"{lo:g} to {hi:g}" if lo is not None and hi is not None else
+                      f">= {lo:g}" if lo is not None else f"<= {hi:g}" if hi is not None else "-")
+            val = c.get("value")
+            val = f"{val:.3f}" if isinstance(val, (int, float)) else str(val)
+            out.append(f"| {c.get('name')} | {val} | {target} | "
+                       f"{'pass' if c.get('pass') else '**fail**'} |")
+        ev = {k: v for k, v in ev.items() if k != "checks"}
     out += ["", f"Evaluation ({rel(eval_path)}):", "", "| measure | value |", "| --- | --- |"]
     rows = list(flatten(ev))
     for k, v in rows[:200]:
