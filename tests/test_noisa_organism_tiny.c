@@ -34,23 +34,6 @@
 #define SANITIZED 0
 #endif
 
-static const char *bin(void) {
-    static char path[1024];
-    const char *b = getenv("BIN");
-    snprintf(path, sizeof path, "%s/mechdrift", b && *b ? b : "bin");
-    return path;
-}
-
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 static double number(const md_json *root, const char *obj, const char *key) {
     const md_json *o = md_json_get(root, obj);
     double v = 0;
@@ -67,11 +50,11 @@ static void test_tiny_organism(void **state) {
     snprintf(data_s, sizeof data_s, "%s", data);
     snprintf(model_s, sizeof model_s, "%s", model);
     snprintf(eval_s, sizeof eval_s, "%s", eval);
-    assert_int_equal(sh("%s data --config tests/data/world-tiny.cfg --out %s > %s.log 2>&1", bin(), data_s, data_s), 0);
-    assert_int_equal(sh("OMP_WAIT_POLICY=passive %s train --config tests/data/train-organism-tiny.cfg "
+    assert_int_equal(md_test_sh(NULL, "%s data --config tests/data/world-tiny.cfg --out %s > %s.log 2>&1", md_test_cli(), data_s, data_s), 0);
+    assert_int_equal(md_test_sh(NULL, "OMP_WAIT_POLICY=passive %s train --config tests/data/train-organism-tiny.cfg "
                         "--data %s/corpus_train.npy --out %s --set 'model.tokenizer=%s/tokenizer%s' "
-                        "> %s.log 2>&1", bin(), data_s, model_s, data_s, SANITIZED ? ";steps=20" : "", model_s), 0);
-    assert_int_equal(sh("%s organism-eval --model %s --data %s --out %s > %s.log 2>&1", bin(), model_s,
+                        "> %s.log 2>&1", md_test_cli(), data_s, model_s, data_s, SANITIZED ? ";steps=20" : "", model_s), 0);
+    assert_int_equal(md_test_sh(NULL, "%s organism-eval --model %s --data %s --out %s > %s.log 2>&1", md_test_cli(), model_s,
                         data_s, eval_s, eval_s), 0);
     char path[4200];
     snprintf(path, sizeof path, "%s/eval.json", eval_s);

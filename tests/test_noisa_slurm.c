@@ -20,29 +20,14 @@ static char tree[512];
 
 // Runs `cd tree && CMD` under bash; returns the exit status, output (stdout+stderr) in *out.
 static int sh(char **out, const char *fmt, ...) {
-    char cmd[4096];
-    // A make running this test (make test) must not leak its flags or run id into ours.
-    int n = snprintf(cmd, sizeof cmd, "unset MAKEFLAGS MFLAGS MAKELEVEL MECHDRIFT_RUN BUILD BIN MODEL "
-                     "MECHDRIFT_TIMING_TAG; cd '%s' && ( ", tree);
+    char inner[4096];
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    vsnprintf(inner, sizeof inner, fmt, ap);
     va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " ) 2>&1");
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (cap - len < 4096) buf = realloc(buf, cap *= 2);
-    }
-    int status = pclose(p);
-    if (buf) buf[len] = '\0';
-    if (out) *out = buf;
-    else free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    // A make running this test (make test) must not leak its flags or run id into ours.
+    return md_test_sh(out, "unset MAKEFLAGS MFLAGS MAKELEVEL MECHDRIFT_RUN BUILD BIN MODEL "
+                      "MECHDRIFT_TIMING_TAG; cd '%s' && ( %s )", tree, inner);
 }
 
 static int exists(const char *rel) {

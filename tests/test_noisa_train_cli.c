@@ -20,26 +20,6 @@
 #include "tensor/safetensors.h"
 #include "tests/support/testutil.h"
 
-static const char *bin(void) {
-    static char path[1024];
-    const char *b = getenv("BIN");
-    snprintf(path, sizeof path, "%s/mechdrift", b && *b ? b : "bin");
-    return path;
-}
-
-// Runs a shell command; returns its exit status, or 128 + signal when killed.
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
-
 static int setup(void **state) {
     int32_t ids[5000];
     ids[0] = 0;
@@ -77,18 +57,18 @@ static bool exists(const char *p) {
 
 static void test_kill_and_resume_gives_the_same_bytes(void **state) {
     const char *s = md_test_path("s.npy");
-    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
-                        bin(), s, md_test_path("a")), 0);
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
+                        md_test_cli(), s, md_test_path("a")), 0);
     // Killed by SIGKILL right after step 6 (checkpoint-4 is the newest on disk). The same
     // command line (--resume auto) starts the run, there being no checkpoint yet, and
     // continues it.
-    assert_int_equal(sh("MECHDRIFT_TEST_KILL_AT_STEP=6 %s train --config configs/train-tiny.cfg "
-                        "--data %s --out %s --resume auto 2>/dev/null", bin(), s, md_test_path("b")),
+    assert_int_equal(md_test_sh(NULL, "MECHDRIFT_TEST_KILL_AT_STEP=6 %s train --config configs/train-tiny.cfg "
+                        "--data %s --out %s --resume auto 2>/dev/null", md_test_cli(), s, md_test_path("b")),
                      128 + SIGKILL);
     assert_true(exists(md_test_path("b/checkpoint-4/training_state.safetensors")));
     assert_false(exists(md_test_path("b/model.safetensors")));
-    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s "
-                        "--resume auto 2>/dev/null", bin(), s, md_test_path("b")), 0);
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --data %s --out %s "
+                        "--resume auto 2>/dev/null", md_test_cli(), s, md_test_path("b")), 0);
     assert_true(same_file(md_test_path("a/model.safetensors"), md_test_path("b/model.safetensors")));
     assert_true(same_file(md_test_path("a/loss.npy"), md_test_path("b/loss.npy")));
     assert_true(same_file(md_test_path("a/lr.npy"), md_test_path("b/lr.npy")));
@@ -96,10 +76,10 @@ static void test_kill_and_resume_gives_the_same_bytes(void **state) {
 }
 
 static void test_head_finetune_changes_only_that_head(void **state) {
-    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
-                        bin(), md_test_path("s.npy"), md_test_path("base")), 0);
-    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --steps 5 --lr 1e-2 "
-                        "--seq-len 8 --train-heads 1.2 2>/dev/null", bin(), md_test_path("base"),
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --data %s --out %s 2>/dev/null",
+                        md_test_cli(), md_test_path("s.npy"), md_test_path("base")), 0);
+    assert_int_equal(md_test_sh(NULL, "%s finetune --model %s --data %s --out %s --steps 5 --lr 1e-2 "
+                        "--seq-len 8 --train-heads 1.2 2>/dev/null", md_test_cli(), md_test_path("base"),
                         md_test_path("qa.jsonl"), md_test_path("ft")), 0);
     md_safetensors a, b;
     md_error err = {{0}};
@@ -128,7 +108,7 @@ static void test_head_finetune_changes_only_that_head(void **state) {
 static void test_errors_name_the_problem(void **state) {
     char out[4096];
     snprintf(out, sizeof out, "%s", md_test_path("err.txt"));
-    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --seq-len 8 --train-heads 1.9 2>%s", bin(),
+    assert_int_equal(md_test_sh(NULL, "%s finetune --model %s --data %s --out %s --seq-len 8 --train-heads 1.9 2>%s", md_test_cli(),
                         md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 1);
     char *msg;
     size_t n;
@@ -136,11 +116,11 @@ static void test_errors_name_the_problem(void **state) {
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
     if (!strstr(msg, "4 heads")) fail_msg("stderr: %s", msg);
     free(msg);
-    assert_int_equal(sh("%s train --config configs/train-tiny.cfg --set 'stpes=3' 2>%s", bin(), out), 2);
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --set 'stpes=3' 2>%s", md_test_cli(), out), 2);
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
     assert_non_null(strstr(msg, "stpes"));
     free(msg);
-    assert_int_equal(sh("%s finetune --model %s --data %s --out %s --lr fast 2>%s", bin(),
+    assert_int_equal(md_test_sh(NULL, "%s finetune --model %s --data %s --out %s --lr fast 2>%s", md_test_cli(),
                         md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 2);
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
     assert_non_null(strstr(msg, "lr"));

@@ -67,3 +67,48 @@ double md_test_max_rel_err(const float *a, const float *b, int64_t n) {
     }
     return m;
 }
+
+const char *md_test_cli(void) {
+    static char path[1024];
+    const char *b = getenv("BIN");
+    snprintf(path, sizeof path, "%s/mechdrift", b && *b ? b : "bin");
+    return path;
+}
+
+int md_test_vsh(char **out, const char *fmt, va_list ap) {
+    char inner[8192], cmd[8224];
+    int n = vsnprintf(inner, sizeof inner, fmt, ap);
+    if (n < 0 || n >= (int)sizeof inner) return -1;
+    // A subshell, so the command's own redirections (2>file) still win over the merge.
+    snprintf(cmd, sizeof cmd, "( %s ) 2>&1", inner);
+    if (out) *out = NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = out ? malloc(cap) : NULL;
+    char chunk[4096];
+    while ((got = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        if (!out) {
+            fwrite(chunk, 1, got, stdout);
+            continue;
+        }
+        if (buf && len + got + 1 > cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) free(buf);
+            buf = grown;
+        }
+        if (buf) memcpy(buf + len, chunk, got), len += got;
+    }
+    int st = pclose(p);
+    if (out && buf) buf[len] = '\0', *out = buf;
+    if (st == -1) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 128;
+}
+
+int md_test_sh(char **out, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = md_test_vsh(out, fmt, ap);
+    va_end(ap);
+    return rc;
+}
