@@ -46,8 +46,8 @@ results/organism/eval.json: $(ORGANISM)/model.safetensors $(DATA_DIR)/manifest.j
 	$(TIMED) organism-eval $(ORGANISM_ENV) $(CLI) organism-eval --model $(ORGANISM) --data $(DATA_DIR) --out results/organism
 
 ORGANISM_SEEDS := 2 3
-organism-seeds: $(foreach s,$(ORGANISM_SEEDS),results/organism/seed$(s)/eval.json)
-results/organism/seed%/eval.json: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
+organism-seeds: $(foreach s,$(ORGANISM_SEEDS),results/organism-seed$(s)/eval.json)
+results/organism-seed%/eval.json: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
 	$(call train_organism,results/models/organism-seed$*,organism-seed$*,;model.init_seed=$*;seed=$*)
-	$(CLI) organism-eval --model results/models/organism-seed$* --data $(DATA_DIR) \
-	  --out results/organism/seed$*
+	$(TIMED) organism-eval-seed$* $(ORGANISM_ENV) $(CLI) organism-eval --model results/models/organism-seed$* --data $(DATA_DIR) \
+	  --out results/organism-seed$*
