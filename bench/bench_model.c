@@ -3,7 +3,8 @@
 // via LD_LIBRARY_PATH, OMP_NUM_THREADS = torch.set_num_threads = N) running the same
 // model (bench/model_torch.py) in the same run, for
 //   gpt2-124m:  12 layers, d_model 768, 12 heads, vocab 50257, context 1024; B=4, T=64
-//   organism:    4 layers, d_model 256,  8 heads, vocab 4096,  context 128;  B=4, T=128
+//   organism:    4 layers, d_model 128,  8 heads, vocab 4096,  context 128;  B=4, T=128
+//                (configs/train-organism.cfg)
 // with random weights, at 1 and 2 threads. Forward = logits + loss (no hooks);
 // forward+backward = zeroing the gradients, forward, backward of the mean loss. Each
 // number is the median of several timed repetitions after warm-up; the two
@@ -26,7 +27,7 @@ typedef struct shape {
 
 static const shape shapes[] = {
     {"gpt2-124m B=4 T=64", 12, 768, 12, 50257, 1024, 4, 64, 5, 1},
-    {"organism B=4 T=128", 4, 256, 8, 4096, 128, 4, 128, 15, 3},
+    {"organism B=4 T=128", 4, 128, 8, 4096, 128, 4, 128, 15, 3},
 };
 
 static double median_of(double *t, int n) { return md_median(t, n); }
