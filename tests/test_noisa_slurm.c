@@ -15,34 +15,11 @@
 #include <sys/wait.h>
 
 #include "tests/support/testutil.h"
-
-static char tree[512];
-
-// Runs `cd tree && CMD` under bash; returns the exit status, output (stdout+stderr) in *out.
-static int sh(char **out, const char *fmt, ...) {
-    char inner[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(inner, sizeof inner, fmt, ap);
-    va_end(ap);
-    // A make running this test (make test) must not leak its flags or run id into ours.
-    return md_test_sh(out, "unset MAKEFLAGS MFLAGS MAKELEVEL MECHDRIFT_RUN BUILD BIN MODEL "
-                      "MECHDRIFT_TIMING_TAG; cd '%s' && ( %s )", tree, inner);
-}
-
-static int exists(const char *rel) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", tree, rel);
-    struct stat st;
-    return stat(path, &st) == 0;
-}
+#include "tests/fake_pipeline/fake_tree.h"
 
 static int setup(void **state) {
     (void)state;
-    snprintf(tree, sizeof tree, "%s/tree", md_test_tmpdir());
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "bash tests/fake_pipeline/setup.sh '%s'", tree);
-    if (system(cmd) != 0) return -1;
+    if (make_fake_tree()) return -1;
     return sh(NULL, "make slurm SLURM_CPUS=3 SLURM_PARTITION=cpu") == 0 ? 0 : -1;
 }
 
