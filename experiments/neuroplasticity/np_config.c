@@ -1,6 +1,7 @@
 // The experiment's protocol from a key = value config (configs/exp-neuroplasticity.cfg).
 // Every choice the paper leaves open is a key; unknown keys are errors.
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,39 +47,18 @@ void np_config_default(np_config *c) {
     c->split_eval = "test";
 }
 
-// "1,2,4" -> ints (ascending, positive).
-static int parse_ints(const char *key, const char *s, int *out, int max, int *n, md_error *err) {
+// "1,2,4" or "0,0.25,1": a comma-separated, strictly ascending list of values in
+// [lo, hi] (whole numbers only when `integers`). The one parser behind parse_ints and
+// parse_doubles.
+static int parse_list(const char *key, const char *s, double lo, double hi, bool integers,
+                      const char *expected, double *out, int max, int *n, md_error *err) {
     *n = 0;
     const char *p = s;
     while (*p) {
         char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v <= 0 || v > 100000)
-            return md_errorf(err, "key '%s': expected a comma-separated list of positive "
-                                  "integers, got '%s'", key, s);
-        if (*n >= max) return md_errorf(err, "key '%s': at most %d values", key, max);
-        if (*n > 0 && v <= out[*n - 1])
-            return md_errorf(err, "key '%s': values must be strictly ascending ('%s')", key, s);
-        out[(*n)++] = (int)v;
-        while (*end == ' ') end++;
-        if (*end == ',') end++;
-        else if (*end) return md_errorf(err, "key '%s': unexpected '%s'", key, end);
-        while (*end == ' ') end++;
-        p = end;
-    }
-    if (*n == 0) return md_errorf(err, "key '%s': empty list", key);
-    return 0;
-}
-
-static int parse_doubles(const char *key, const char *s, double *out, int max, int *n,
-                         md_error *err) {
-    *n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v >= 0 && v <= 1))
-            return md_errorf(err, "key '%s': expected fractions in [0, 1], got '%s'", key, s);
+        double v = integers ? (double)strtol(p, &end, 10) : strtod(p, &end);
+        if (end == p || !(v >= lo && v <= hi))
+            return md_errorf(err, "key '%s': expected %s, got '%s'", key, expected, s);
         if (*n >= max) return md_errorf(err, "key '%s': at most %d values", key, max);
         if (*n > 0 && v <= out[*n - 1])
             return md_errorf(err, "key '%s': values must be strictly ascending ('%s')", key, s);
@@ -91,6 +71,22 @@ static int parse_doubles(const char *key, const char *s, double *out, int max, i
     }
     if (*n == 0) return md_errorf(err, "key '%s': empty list", key);
     return 0;
+}
+
+// "1,2,4" -> ints (ascending, positive).
+static int parse_ints(const char *key, const char *s, int *out, int max, int *n, md_error *err) {
+    double v[NP_MAX_SEEDS > NP_MAX_EPOCHS ? NP_MAX_SEEDS : NP_MAX_EPOCHS];
+    if (max > (int)(sizeof v / sizeof v[0])) max = (int)(sizeof v / sizeof v[0]);
+    if (parse_list(key, s, 1, 100000, true, "a comma-separated list of positive integers", v,
+                   max, n, err))
+        return -1;
+    for (int i = 0; i < *n; i++) out[i] = (int)v[i];
+    return 0;
+}
+
+static int parse_doubles(const char *key, const char *s, double *out, int max, int *n,
+                         md_error *err) {
+    return parse_list(key, s, 0, 1, false, "fractions in [0, 1]", out, max, n, err);
 }
 
 static int kv_int(md_kv *kv, const char *key, int *v, md_error *err) {
