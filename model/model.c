@@ -157,6 +157,21 @@ void md_model_init_random(md_model *m, uint64_t seed) {
 #undef NORMAL
 }
 
+void md_model_init_wpe_sinusoid(md_model *m) {
+    const md_config *c = &m->cfg;
+    float *wpe = m->params.wpe;  // [n_ctx, d_model]
+    if (!wpe) return;
+    int64_t C = c->d_model;
+    // sin/cos pairs have mean square 1/2: scale to the token embeddings' std (0.02).
+    const double scale = 0.02 * sqrt(2.0);
+    for (int64_t p = 0; p < c->n_ctx; p++)
+        for (int64_t i = 0; i < C; i++) {
+            double freq = pow(10000.0, -(double)(i / 2 * 2) / (double)C);
+            double ang = (double)p * freq;
+            wpe[p * C + i] = (float)(scale * (i % 2 ? cos(ang) : sin(ang)));
+        }
+}
+
 // ---------------------------------------------------------------- activations
 typedef struct act_layout_ctx {
     md_model *m;

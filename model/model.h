@@ -148,6 +148,12 @@ int md_model_load(md_model *m, const char *dir, bool untie, md_error *err);
 // GPT-2 initialisation (N(0, 0.02), residual projections scaled by 1/sqrt(2L), layer
 // norms 1/0, biases 0), deterministic from seed.
 void md_model_init_random(md_model *m, uint64_t seed);
+// Replaces GPT-2's learned position table (wpe, [n_ctx, d_model]) with sinusoids
+// (Vaswani et al.) of the same standard deviation as the token embeddings' init. The
+// table is still trained; a sinusoid at position p+k is a fixed rotation of the one at
+// p, so "attend k tokens back" is a linear map of the query from the first step, where a
+// noise table has to learn that structure first. No-op without wpe (GPT-NeoX).
+void md_model_init_wpe_sinusoid(md_model *m);
 
 // Sizes the activation arena for batches up to (B, T). T <= n_ctx.
 int md_model_alloc_acts(md_model *m, int B, int T, md_error *err);

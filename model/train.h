@@ -367,6 +367,7 @@ typedef struct md_train_job {
     int arch;                    // md_arch
     int n_layer, n_head, d_model, d_mlp, n_ctx, vocab_size;
     uint64_t init_seed;
+    bool wpe_sinusoid;           // model.wpe_init = sinusoid (GPT-2): md_model_init_wpe_sinusoid
     const char *data;            // "PATH[:RATIO],..."
     const char *out_dir;
     const char *resume;          // NULL, "auto" (newest checkpoint in out_dir, if any) or a folder

@@ -39,11 +39,13 @@ int md_train_job_from_kv(md_kv *kv, md_train_job *j, md_error *err) {
     const char *arch = j->arch == MD_ARCH_NEOX ? "gpt_neox" : "gpt2", *decay = md_decay_name(o->sched.decay);
     int64_t seed = (int64_t)o->seed, init_seed = (int64_t)j->init_seed;
     int64_t progress = o->progress, keep = o->keep_checkpoints;
+    const char *wpe_init = j->wpe_sinusoid ? "sinusoid" : "normal";
     if (kv_str(kv, "model.arch", &arch, err) || kv_int(kv, "model.n_layer", &j->n_layer, err) ||
         kv_int(kv, "model.n_head", &j->n_head, err) || kv_int(kv, "model.d_model", &j->d_model, err) ||
         kv_int(kv, "model.d_mlp", &j->d_mlp, err) || kv_int(kv, "model.n_ctx", &j->n_ctx, err) ||
         kv_int(kv, "model.vocab_size", &j->vocab_size, err) ||
         kv_i64(kv, "model.init_seed", &init_seed, err) ||
+        kv_str(kv, "model.wpe_init", &wpe_init, err) ||
         kv_str(kv, "model.from", &j->model_dir, err) ||
         kv_str(kv, "model.tokenizer", &j->tokenizer_dir, err) ||
         kv_str(kv, "data", &j->data, err) || kv_str(kv, "out", &j->out_dir, err) ||
@@ -70,6 +72,8 @@ int md_train_job_from_kv(md_kv *kv, md_train_job *j, md_error *err) {
     if (!strcmp(arch, "gpt2")) j->arch = MD_ARCH_GPT2;
     else if (!strcmp(arch, "gpt_neox")) j->arch = MD_ARCH_NEOX;
     else return md_errorf(err, "%s: key 'model.arch': expected gpt2 or gpt_neox, got '%s'", kv->path, arch);
+    if (!strcmp(wpe_init, "normal") || !strcmp(wpe_init, "sinusoid")) j->wpe_sinusoid = wpe_init[0] == 's';
+    else return md_errorf(err, "%s: key 'model.wpe_init': expected normal or sinusoid, got '%s'", kv->path, wpe_init);
     if (md_decay_parse(decay, &o->sched.decay, err)) return md_error_prefix(err, "%s: ", kv->path);
     if (seed < 0 || init_seed < 0) return md_errorf(err, "%s: seeds must be >= 0", kv->path);
     o->seed = (uint64_t)seed;
@@ -109,6 +113,7 @@ static int build_model(const md_train_job *j, md_tokenizer *tok, md_model *m, md
     if (md_config_validate(&c, "train config", err)) return -1;
     if (md_model_init(m, &c, false, err)) return -1;
     md_model_init_random(m, j->init_seed);
+    if (j->wpe_sinusoid) md_model_init_wpe_sinusoid(m);
     return 0;
 }
 

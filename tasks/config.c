@@ -20,15 +20,17 @@ void md_data_config_defaults(md_data_config *c) {
 
     c->corpus_bytes = 32000000;
     c->corpus_val_bytes = 320000;
-    const double frac[MD_DOC_KINDS] = {0.30, 0.13, 0.165, 0.015, 0.10, 0.06, 0.05, 0.18};
+    const double frac[MD_DOC_KINDS] = {0.30, 0.13, 0.15, 0.03, 0.10, 0.06, 0.05, 0.18};
     memcpy(c->frac, frac, sizeof frac);
     c->wang_share = 0.4;
     c->three_person = 0.2;
     c->non_ioi_story = 0.15;
-    c->mcq_open_book = 0.0;
-    c->mcq_explain = 0.0;
-    c->follow_frequent = 0.03;
-    c->follow_rare = 0.45;
+    c->copy_repeat = 0.3;
+    c->filler_callbacks = 0.6;
+    c->mcq_open_book = 0.2;
+    c->mcq_explain = 0.3;
+    c->follow_frequent = 0.30;
+    c->follow_rare = 0.90;
     c->asserts_correct = 0.25;
 
     c->vocab_size = 4096;
@@ -138,6 +140,8 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_d(kv, "corpus.wang_share", 0, 1, &c->wang_share, err)) return -1;
     if (get_d(kv, "corpus.three_person", 0, 1, &c->three_person, err)) return -1;
     if (get_d(kv, "corpus.non_ioi_story", 0, 1, &c->non_ioi_story, err)) return -1;
+    if (get_d(kv, "corpus.filler_callbacks", 0, 1, &c->filler_callbacks, err)) return -1;
+    if (get_d(kv, "corpus.copy_repeat", 0, 1, &c->copy_repeat, err)) return -1;
     if (get_d(kv, "corpus.mcq_open_book", 0, 1, &c->mcq_open_book, err)) return -1;
     if (get_d(kv, "corpus.mcq_explain", 0, 1, &c->mcq_explain, err)) return -1;
     if (c->three_person + c->non_ioi_story > 1.0)

@@ -45,6 +45,8 @@ typedef struct md_data_config {
     double wang_share;          // IOI-shaped sentences using one of the 10 training Wang templates
     double three_person;        // narratives with three people
     double non_ioi_story;       // narratives without an IOI-shaped sentence
+    double filler_callbacks;    // share of filler sentences where a word comes back
+    double copy_repeat;         // share of copy documents that are a repeated list
     double mcq_open_book;       // share of corpus questions preceded by their fact
     double mcq_explain;         // share of corpus questions followed by an explanation
     double follow_frequent;     // P(answer follows the update) for the most frequent fact

@@ -31,7 +31,8 @@ static void random_letters(md_rng *r, md_buf *out) {
     }
 }
 
-void md_copy_random_word(const md_world *w, md_rng *r, md_buf *out) {
+void md_copy_random_word(const md_world *w, const char *const *words, int n_words, md_rng *r,
+                         md_buf *out) {
     for (;;) {
         size_t start = out->len;
         int u = md_pick(r, 100);
@@ -40,7 +41,7 @@ void md_copy_random_word(const md_world *w, md_rng *r, md_buf *out) {
         else if (u < 50)
             md_buf_printf(out, "%d", md_chance(r, 0.5) ? md_range(r, 0, 999) : md_range(r, 1000, 99999));
         else if (u < 97)
-            md_buf_puts(out, w->copy_pool[md_pick(r, w->n_copy_pool)]);
+            md_buf_puts(out, words[md_pick(r, n_words)]);
         else
             md_buf_putc(out, '?');
         if (!md_copy_reserved(w, out->data + start, out->len - start)) return;
@@ -49,14 +50,31 @@ void md_copy_random_word(const md_world *w, md_rng *r, md_buf *out) {
     }
 }
 
-void md_gen_copy(const md_world *w, md_rng *r, md_buf *out) {
-    int k = md_range(r, 4, 12);
+void md_gen_copy(const md_world *w, const md_lexicon *lex, md_rng *r, md_buf *out) {
+    const char *const *words = (const char *const *)lex->words;
     md_buf word = {0};
-    for (int i = 0; i < k; i++) {
-        if (i) md_buf_puts(out, "; ");
-        md_buf_clear(&word);
-        md_copy_random_word(w, r, &word);
-        md_buf_printf(out, "%s -> %s", word.data, word.data);
+    if (md_chance(r, w->cfg->copy_repeat)) {
+        // A repeated list "a b c; a b c": the second half is predictable only by looking
+        // back (induction), whatever the words.
+        int k = md_range(r, 4, 12);
+        size_t start = out->len;
+        for (int i = 0; i < k; i++) {
+            md_buf_clear(&word);
+            md_copy_random_word(w, words, lex->n, r, &word);
+            md_buf_printf(out, i ? " %s" : "%s", word.data);
+        }
+        size_t n = out->len - start;
+        md_buf_puts(out, "; ");
+        md_buf_reserve(out, n);
+        md_buf_put(out, out->data + start, n);
+    } else {
+        int k = md_range(r, 4, 12);
+        for (int i = 0; i < k; i++) {
+            if (i) md_buf_puts(out, "; ");
+            md_buf_clear(&word);
+            md_copy_random_word(w, words, lex->n, r, &word);
+            md_buf_printf(out, "%s -> %s", word.data, word.data);
+        }
     }
     md_buf_free(&word);
 }
@@ -85,7 +103,7 @@ static void demos(const md_world *w, md_rng *r, const char *query, md_buf *out) 
     for (int d = 0; d < w->cfg->copy_demos; d++) {
         do {
             md_buf_clear(&word);
-            md_copy_random_word(w, r, &word);
+            md_copy_random_word(w, (const char *const *)w->copy_pool, w->n_copy_pool, r, &word);
         } while ((query && strcmp(word.data, query) == 0) || strcmp(word.data, "?") == 0);
         if (d) md_buf_puts(out, "; ");
         md_buf_printf(out, "%s -> %s", word.data, word.data);

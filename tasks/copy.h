@@ -7,8 +7,9 @@
 // is copying a token the model has just seen (" table" -> " table"), not mapping a
 // line-initial "table" to " table" (the newline format of Minder et al.'s patchscope,
 // which would need a word-specific mapping the model only learns for words it saw at
-// line starts). Copy lines draw from random letter strings, numbers and a large word
-// pool; the held-out words (world.copy_heldout) never appear in a copy line but do
+// line starts). Corpus copy lines draw from random letter strings, numbers and the
+// corpus lexicon (tasks/lexicon.h); the task sets' demonstrations from the world's word
+// pool. The held-out words (world.copy_heldout) never appear in a copy line but do
 // appear elsewhere in the corpus.
 //
 // An identity prompt is `demos` items and then the query "X ->", target " X".
@@ -28,8 +29,10 @@ typedef struct md_copy_item {
 // True when s (length n) may never appear in a copy line: a held-out word or a domain
 // word (case-insensitive).
 bool md_copy_reserved(const md_world *w, const char *s, size_t n);
-// One random copy item word (random string, number, pool word or "?").
-void md_copy_random_word(const md_world *w, md_rng *r, md_buf *out);
+// One random copy item word: a random letter string, a number, one of words (n_words)
+// or "?"; never a reserved word.
+void md_copy_random_word(const md_world *w, const char *const *words, int n_words, md_rng *r,
+                         md_buf *out);
 
 // The words queried per split: train = the copy pool, val = the first half of the
 // held-out words, test = the second half.

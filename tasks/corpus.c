@@ -29,8 +29,8 @@ static void push_offset(md_corpus *c, int k, int64_t *cap) {
 
 // Generates the documents of one kind until its byte share is reached. Only touches
 // state owned by that kind (plus per-fact counters owned by the fact kinds).
-static void generate_kind(const md_world *w, md_corpus *c, int k, int64_t bytes, uint32_t salt,
-                          int64_t *mentions_k) {
+static void generate_kind(const md_world *w, const md_lexicon *lex, md_corpus *c, int k,
+                          int64_t bytes, uint32_t salt, int64_t *mentions_k) {
     const md_data_config *cfg = w->cfg;
     int64_t target = (int64_t)(cfg->frac[k] * (double)bytes);
     int64_t cap = 0;
@@ -65,7 +65,7 @@ static void generate_kind(const md_world *w, md_corpus *c, int k, int64_t bytes,
         case MD_DOC_AUTHORITY:
             md_gen_authority_doc(w, &r, &sched, out, mentions_k, c->authority_counts);
             break;
-        case MD_DOC_COPY: md_gen_copy(w, &r, out); break;
+        case MD_DOC_COPY: md_gen_copy(w, lex, &r, out); break;
         case MD_DOC_DOMAIN: {
             int d = (int)(i % MD_DOMAINS);  // the three domains in equal parts
             c->domain_docs[d]++;
@@ -94,9 +94,20 @@ int md_corpus_generate(const md_world *w, int64_t bytes, uint32_t salt, md_corpu
             return md_errorf(err, "corpus: out of memory");
         }
     }
-    // Kinds in parallel: each writes only its own buffer, offsets and counters.
+    // Kinds in parallel: each writes only its own buffer, offsets and counters. Copy
+    // lines come last: they draw from the lexicon of everything else.
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int k = 0; k < MD_DOC_KINDS; k++) generate_kind(w, c, k, bytes, salt, mentions[k]);
+    for (int k = 0; k < MD_DOC_KINDS; k++)
+        if (k != MD_DOC_COPY) generate_kind(w, NULL, c, k, bytes, salt, mentions[k]);
+    md_lexicon lex;
+    if (md_lexicon_build(w, c->text, c->offsets, c->docs, MD_DOC_KINDS, MD_LEXICON_MIN_COUNT, &lex, err)) {
+        for (int k = 0; k < MD_DOC_KINDS; k++) free(mentions[k]);
+        md_corpus_free(c);
+        return -1;
+    }
+    generate_kind(w, &lex, c, MD_DOC_COPY, bytes, salt, mentions[MD_DOC_COPY]);
+    c->lexicon_words = lex.n;
+    md_lexicon_free(&lex);
 
     c->fact_mentions = calloc((size_t)w->n_facts, sizeof(int64_t));
     c->fact_authority = calloc((size_t)w->n_facts, sizeof(int64_t));
@@ -204,6 +215,8 @@ int md_corpus_write_stats(const md_world *w, const md_corpus *c, const char *pat
         md_jw_object_end(&jw);
     }
     md_jw_object_end(&jw);
+    md_jw_key(&jw, "copy_lexicon_words");
+    md_jw_int(&jw, c->lexicon_words);
     md_jw_key(&jw, "domain_documents");
     md_jw_object_begin(&jw);
     for (int d = 0; d < MD_DOMAINS; d++) {

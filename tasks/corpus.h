@@ -26,7 +26,12 @@ typedef struct md_corpus {
     int64_t *fact_authority;      // (n_facts) authority documents per fact
     int64_t authority_counts[3];  // followed, asserted the correct option, answer correct
     int64_t domain_docs[3];
+    int lexicon_words;            // distinct words the copy lines draw from
 } md_corpus;
+
+// A word enters the copy lexicon when the other kinds write it this often: rarer words
+// (the rarest drugs, one-off random strings) would barely have an embedding to copy.
+#define MD_LEXICON_MIN_COUNT 20
 
 // `bytes` is the target size (cfg->corpus_bytes for the training corpus); salt selects
 // independent document streams (0: the training corpus, 1: the validation corpus).

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "tasks/lexicon.h"
 #include "tasks/text.h"
 #include "tasks/world.h"
 
@@ -41,7 +42,8 @@ void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
 // [2] the answer given was correct.
 void md_gen_authority_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
                           int64_t *mentions, int64_t counts[3]);
-// Identity lines "w -> w; ..." over random strings, numbers and pool words.
-void md_gen_copy(const md_world *w, md_rng *r, md_buf *out);
+// Identity lines "w -> w; ..." over random strings, numbers and lexicon words, or (with
+// probability corpus.copy_repeat) a list of such items repeated once: "a b c; a b c".
+void md_gen_copy(const md_world *w, const md_lexicon *lex, md_rng *r, md_buf *out);
 
 #endif

@@ -52,10 +52,28 @@ static const char *const filler_templates[] = {
     "The [Q] liked these [K] more than the others.",
 };
 
+// Callbacks: a word comes back a sentence later, with other words of its class in
+// between. Only looking back predicts it, and only if the model tells the word from its
+// class-mates ("horse", not "wolf"): in this templated world words of one class share
+// every context, so nothing else separates their embeddings. The held-out copy words are
+// among them: they are never in a copy line, but like every word they recur in text.
+static const char *const callback_templates[] = {
+    "The [Q] saw a [N] and a [N2] near the [T]. Later, the [Q] fed the [N].",
+    "It was [J] by the [T], and [J2] by the [P]. Yes, the [T] was [J].",
+    "There were [n] [K] in the [P]. The [Q] said the [K] were [J].",
+    "The [Q] likes to [VB]. Every [M], the [Q] and the [Q2] [VB] together.",
+    "A [J] [N] met a [J2] [N2]. The [N] was [J], and the [N2] was [J2].",
+    "The [Q] and the [Q2] talked by the [T]. Then the [Q2] thanked the [Q].",
+    "The [T] looked [J] that [M]. The [Q] walked past the [J] [T].",
+    "The [Q] wanted to [VB], not to [VB2]. So the [Q] went to [VB].",
+    "Some [K] were [J] and some were [J2]. The [Q] took the [J] [K].",
+};
+
 static void fill_generic(const md_world *w, md_rng *r, const char *tmpl, md_buf *out) {
     char num[16];
     snprintf(num, sizeof num, "%d", md_chance(r, 0.7) ? md_range(r, 2, 30) : md_range(r, 31, 999));
-    int j[2], q[2], n[2], v[2], o[2];
+    int j[2], q[2], n[2], v[2], o[2], b[2];
+    md_pick_distinct(r, md_words_verbs_base.n, 2, b);
     md_pick_distinct(r, md_words_adjectives.n, 2, j);
     md_pick_distinct(r, md_words_people.n, 2, q);
     md_pick_distinct(r, md_words_animals.n, 2, n);
@@ -70,7 +88,8 @@ static void fill_generic(const md_world *w, md_rng *r, const char *tmpl, md_buf 
         {"Q2", md_words_people.words[q[1]]},
         {"V", md_words_verbs_past.words[v[0]]},
         {"V2", md_words_verbs_past.words[v[1]]},
-        {"VB", md_words_verbs_base.words[md_pick(r, md_words_verbs_base.n)]},
+        {"VB", md_words_verbs_base.words[b[0]]},
+        {"VB2", md_words_verbs_base.words[b[1]]},
         {"T", md_words_town.words[md_pick(r, md_words_town.n)]},
         {"M", md_words_times.words[md_pick(r, md_words_times.n)]},
         {"D", md_words_days.words[md_pick(r, md_words_days.n)]},
@@ -87,7 +106,9 @@ void md_gen_filler(const md_world *w, md_rng *r, md_buf *out) {
     int k = md_range(r, 3, 7);
     for (int i = 0; i < k; i++) {
         if (i) md_buf_putc(out, ' ');
-        fill_generic(w, r, MD_PICK(r, filler_templates), out);
+        const char *t = md_chance(r, w->cfg->filler_callbacks) ? MD_PICK(r, callback_templates)
+                                                               : MD_PICK(r, filler_templates);
+        fill_generic(w, r, t, out);
     }
 }
 

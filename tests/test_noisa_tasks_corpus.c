@@ -1,7 +1,8 @@
 // The pretraining corpus: deterministic bytes for a seed (whatever the thread count),
 // shares per config, the exact fact-frequency ladder, held-out IOI templates absent,
-// every held-out word present elsewhere, copy lines free of held-out words, generic
-// documents free of domain words, names always after a space.
+// every held-out word present elsewhere, copy lines and repeated lists free of held-out
+// words and drawn from a lexicon beyond the word pool, callback sentences naming a word
+// said earlier, generic documents free of domain words, names always after a space.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -245,7 +246,7 @@ static void test_heldout_templates_absent(void **state) {
 // ---------------------------------------------------------------- per-document checks
 static void test_documents(void **state) {
     (void)state;
-    int64_t copy_items = 0;
+    int64_t copy_items = 0, repeat_docs = 0, callbacks = 0;
     for (int64_t j = 0; j < corpus.total_docs; j++) {
         size_t len;
         int kind;
@@ -253,6 +254,22 @@ static void test_documents(void **state) {
         assert_true(len > 0);
         assert_null(memchr(d, '\0', len));
         assert_true(len < strlen(MD_EOT) || memcmp(d, MD_EOT, strlen(MD_EOT)) != 0);
+        if (kind == MD_DOC_COPY && !memmem(d, len, " -> ", 4)) {
+            // A repeated list "a b c; a b c": two equal halves, no reserved word.
+            assert_true(len % 2 == 0);
+            size_t h = (len - 2) / 2;
+            assert_memory_equal(d + h, "; ", 2);
+            assert_memory_equal(d, d + h + 2, h);
+            for (const char *p = d, *e = d + h; p < e;) {
+                const char *sp = memchr(p, ' ', (size_t)(e - p));
+                const char *we = sp ? sp : e;
+                if (md_copy_reserved(&world, p, (size_t)(we - p)))
+                    fail_msg("repeated list uses '%.*s'", (int)(we - p), p);
+                p = sp ? sp + 1 : e;
+            }
+            repeat_docs++;
+            continue;
+        }
         if (kind == MD_DOC_COPY) {
             // Items "w -> w" separated by "; ": both sides equal, never reserved.
             const char *p = d, *end = d + len;
@@ -269,6 +286,16 @@ static void test_documents(void **state) {
                 p = semi ? semi + 2 : end;
             }
             continue;
+        }
+        // Callback sentences: the animal fed is one named earlier in the document.
+        for (const char *p = d; kind == MD_DOC_FILLER && (p = memmem(p, len - (size_t)(p - d), "fed the ", 8));) {
+            p += 8;
+            size_t wl = strcspn(p, ".");
+            char needle[64];
+            snprintf(needle, sizeof needle, " a %.*s and", (int)wl, p);
+            if (!memmem(d, (size_t)(p - d), needle, strlen(needle)))
+                fail_msg("callback without its antecedent: %.*s", (int)len, d);
+            callbacks++;
         }
         // Words: no domain word outside domain documents; names follow a space.
         size_t i = 0;
@@ -287,6 +314,10 @@ static void test_documents(void **state) {
         }
     }
     assert_true(copy_items > 1000);
+    assert_true(repeat_docs > 100);
+    assert_true(callbacks > 100);
+    // The copy lines draw from the corpus lexicon, far beyond the world's word pool.
+    assert_true(corpus.lexicon_words > 2 * world.n_copy_pool);
 }
 
 int main(void) {

@@ -1,7 +1,7 @@
 // Text-level task generators: determinism per seed, disjoint splits, ABBA/BABA balance,
 // p_ABC names unrelated to the clean prompt, poisoned labels, causal-abstraction
-// counterfactuals, MCQ phrasing splits, copy words, domain documents, hierarchical
-// equality balance, induction and greater-than splits.
+// counterfactuals, MCQ phrasing splits, copy words and the copy lexicon, domain
+// documents, hierarchical equality balance, induction and greater-than splits.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,7 @@
 #include "tasks/induction.h"
 #include "tasks/ioi.h"
 #include "tasks/ioi_templates.h"
+#include "tasks/lexicon.h"
 #include "tasks/mcq.h"
 #include "tasks/words.h"
 
@@ -426,6 +427,56 @@ static void test_greater_than(void **state) {
     md_buf_free(&b);
 }
 
+// The copy lexicon: counts words per document (never across the boundary between two
+// documents of a buffer), keeps those seen min_count times, drops held-out copy words
+// and domain words, and sorts what it keeps.
+static bool has(const md_lexicon *lex, const char *word) {
+    for (int i = 0; i < lex->n; i++)
+        if (strcmp(lex->words[i], word) == 0) return true;
+    return false;
+}
+
+static void test_copy_lexicon(void **state) {
+    (void)state;
+    // Two buffers; the first holds two documents back to back ("...C" + "Clinical...").
+    char doc_a[128];
+    snprintf(doc_a, sizeof doc_a, "Answer: C. The %s and the %s.", world.copy_heldout[0],
+             "garlic");
+    const char *doc_b = "Clinical note: the answer is C";
+    const char *doc_c = "the note, the note; Answer";
+    md_buf texts[2] = {{0}, {0}};
+    md_buf_puts(&texts[0], doc_a);
+    md_buf_puts(&texts[0], doc_b);
+    md_buf_puts(&texts[1], doc_c);
+    int64_t off0[3] = {0, (int64_t)strlen(doc_a), (int64_t)(strlen(doc_a) + strlen(doc_b))};
+    int64_t off1[2] = {0, (int64_t)strlen(doc_c)};
+    int64_t *const offsets[2] = {off0, off1};
+    const int64_t docs[2] = {2, 1};
+
+    md_lexicon lex;
+    md_error err = {{0}};
+    assert_int_equal(md_lexicon_build(&world, texts, offsets, docs, 2, 1, &lex, &err), 0);
+    assert_true(has(&lex, "C") && has(&lex, "Clinical") && has(&lex, "Answer"));
+    assert_false(has(&lex, "CClinical"));                // no word across documents
+    assert_false(has(&lex, world.copy_heldout[0]));       // held out of copy lines
+    assert_false(has(&lex, "garlic"));                    // a domain word
+    for (int i = 1; i < lex.n; i++) assert_true(strcmp(lex.words[i - 1], lex.words[i]) < 0);
+    md_lexicon_free(&lex);
+
+    // min_count 3: only "the" (4 times) and "note" (3 times) stay.
+    assert_int_equal(md_lexicon_build(&world, texts, offsets, docs, 2, 3, &lex, &err), 0);
+    assert_int_equal(lex.n, 2);
+    assert_string_equal(lex.words[0], "note");
+    assert_string_equal(lex.words[1], "the");
+    md_lexicon_free(&lex);
+
+    // Nothing frequent enough: a named error, not an empty lexicon.
+    assert_int_equal(md_lexicon_build(&world, texts, offsets, docs, 2, 99, &lex, &err), -1);
+    assert_non_null(strstr(err.msg, "lexicon"));
+    md_buf_free(&texts[0]);
+    md_buf_free(&texts[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ioi_pairs_partition),
@@ -433,6 +484,7 @@ int main(void) {
         cmocka_unit_test(test_ioi_causal_pairs),
         cmocka_unit_test(test_mcq_splits),
         cmocka_unit_test(test_copy_splits),
+        cmocka_unit_test(test_copy_lexicon),
         cmocka_unit_test(test_domain_documents),
         cmocka_unit_test(test_hiereq),
         cmocka_unit_test(test_induction),

@@ -1,7 +1,8 @@
 // `mechdrift train` / `finetune` as a user runs them: a run killed with SIGKILL after a
 // checkpoint and resumed with --resume auto writes the same model bytes as an
 // uninterrupted run; a head-only fine-tune leaves every other tensor's bytes unchanged;
-// bad options are errors that name them.
+// bad options (an unknown key, a bad head, a bad lr, an unknown wpe_init) are errors
+// that name them.
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,6 +120,11 @@ static void test_errors_name_the_problem(void **state) {
     assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --set 'stpes=3' 2>%s", md_test_cli(), out), 2);
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
     assert_non_null(strstr(msg, "stpes"));
+    free(msg);
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --set 'model.wpe_init=sine' 2>%s",
+                        md_test_cli(), out), 2);
+    assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
+    if (!strstr(msg, "model.wpe_init") || !strstr(msg, "sine")) fail_msg("stderr: %s", msg);
     free(msg);
     assert_int_equal(md_test_sh(NULL, "%s finetune --model %s --data %s --out %s --lr fast 2>%s", md_test_cli(),
                         md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 2);
