@@ -365,6 +365,31 @@ def flatten(obj, prefix="", depth=0):
         yield prefix[:-1], v
 
 
+def seed_stability(ev):
+    """The checks at pretraining seeds 2, 3, ... (make organism-seeds) beside seed 1's."""
+    import glob
+    runs = [("1", ev)]
+    for path in sorted(glob.glob(os.path.join(SHARED, "organism-seed*", "eval.json"))):
+        e, _ = load_json(path)
+        if isinstance(e, dict):
+            runs.append((os.path.basename(os.path.dirname(path))[len("organism-seed"):], e))
+    if len(runs) < 2:
+        return ["", "Seed stability: only seed 1 is trained (`make organism-seeds` adds 2 and 3)."]
+    names = [c.get("name") for c in (ev.get("checks") or []) if isinstance(c, dict)]
+    out = ["", f"Seed stability ({len(runs)} pretraining seeds; `make organism-seeds`):", "",
+           "| check | " + " | ".join(f"seed {s}" for s, _ in runs) + " | passes at every seed |",
+           "| --- |" + " ---: |" * len(runs) + " --- |"]
+    for name in names:
+        vals, passes = [], []
+        for _, e in runs:
+            c = next((c for c in e.get("checks", []) if c.get("name") == name), None)
+            v = c.get("value") if c else None
+            vals.append(f"{v:.3f}" if isinstance(v, (int, float)) else "-")
+            passes.append(bool(c and c.get("pass")))
+        out.append(f"| {name} | " + " | ".join(vals) + f" | {'yes' if all(passes) else '**no**'} |")
+    return out
+
+
 def organism_section(model):
     out = ["## The model organism", ""]
     org_dir = os.path.join(SHARED, "models", "organism")
@@ -394,6 +419,7 @@ def organism_section(model):
     if ev is None:
         out += [f"- evaluation: {rel(eval_path)} {why} (`make organism-eval`)", ""]
         return out
+    seed1 = ev if isinstance(ev, dict) else {}
     checks = ev.get("checks") if isinstance(ev, dict) else None
     if isinstance(checks, list) and checks:
         out += ["", f"Acceptance checks ({rel(eval_path)}, held-out test prompts):", "",
@@ -413,6 +439,7 @@ def organism_section(model):
         out.append(f"| {k or '(value)'} | {v} |")
     if len(rows) > 200:
         out.append(f"| ... | {len(rows) - 200} more entries in {rel(eval_path)} |")
+    out += seed_stability(seed1)
     frag = os.path.join(SHARED, "organism", "report.md")
     if os.path.exists(frag):
         with open(frag) as f:

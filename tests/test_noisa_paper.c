@@ -113,6 +113,27 @@ static void test_report_on_an_empty_tree_names_what_is_missing(void **state) {
     free(out);
 }
 
+// The organism's checks at each pretraining seed side by side: a check that fails at one
+// seed is not stable.
+static void test_report_tables_the_seeds(void **state) {
+    (void)state;
+    char *out = NULL;
+    int rc = sh(&out,
+                "d=%s/seeds && mkdir -p $d/organism $d/organism-seed2 && "
+                "printf '{\"checks\": [{\"name\": \"flip\", \"value\": 0.2, \"min\": 0.1, "
+                "\"max\": 0.6, \"pass\": true}]}' > $d/organism/eval.json && "
+                "printf '{\"checks\": [{\"name\": \"flip\", \"value\": 0.05, \"min\": 0.1, "
+                "\"max\": 0.6, \"pass\": false}]}' > $d/organism-seed2/eval.json && "
+                "MECHDRIFT_SHARED=$d MECHDRIFT_RESULTS=$d MECHDRIFT_FIGURES_DIR=$d/figs "
+                "MECHDRIFT_REPORT=$d/R.md MECHDRIFT_EXPERIMENTS='' /usr/bin/python3 paper/make_report.py "
+                "&& cat $d/R.md",
+                tmp);
+    if (rc != 0) fail_msg("make_report: %s", out);
+    if (!strstr(out, "Seed stability (2 pretraining seeds") || !strstr(out, "| flip | 0.200 | 0.050 | **no** |"))
+        fail_msg("no seed table:\n%s", out);
+    free(out);
+}
+
 static void test_verify_arrays_names_each_difference(void **state) {
     (void)state;
     const char *make =
@@ -159,6 +180,7 @@ int main(void) {
         cmocka_unit_test(test_style_files_are_byte_reproducible),
         cmocka_unit_test(test_make_figures_waiting_failed_and_index),
         cmocka_unit_test(test_report_on_an_empty_tree_names_what_is_missing),
+        cmocka_unit_test(test_report_tables_the_seeds),
         cmocka_unit_test(test_verify_arrays_names_each_difference),
     };
     return cmocka_run_group_tests_name("paper", tests, setup, NULL);
