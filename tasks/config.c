@@ -26,11 +26,11 @@ void md_data_config_defaults(md_data_config *c) {
     c->three_person = 0.2;
     c->non_ioi_story = 0.15;
     c->copy_repeat = 0.3;
-    c->filler_callbacks = 0.6;
+    c->filler_callbacks = 0.3;
     c->mcq_open_book = 0.2;
     c->mcq_explain = 0.3;
-    c->follow_frequent = 0.30;
-    c->follow_rare = 0.90;
+    c->follow_frequent = 0.10;
+    c->follow_rare = 0.60;
     c->asserts_correct = 0.25;
 
     c->vocab_size = 4096;
