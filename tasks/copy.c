@@ -51,32 +51,27 @@ void md_copy_random_word(const md_world *w, const char *const *words, int n_word
 }
 
 void md_gen_copy(const md_world *w, const md_lexicon *lex, md_rng *r, md_buf *out) {
-    const char *const *words = (const char *const *)lex->words;
+    // A repeated list "a b c; a b c" (the second half is predictable only by looking
+    // back: induction, whatever the words) or identity items "a -> a; b -> b".
+    bool repeat = md_chance(r, w->cfg->copy_repeat);
+    int k = md_range(r, 4, 12);
+    size_t start = out->len;
     md_buf word = {0};
-    if (md_chance(r, w->cfg->copy_repeat)) {
-        // A repeated list "a b c; a b c": the second half is predictable only by looking
-        // back (induction), whatever the words.
-        int k = md_range(r, 4, 12);
-        size_t start = out->len;
-        for (int i = 0; i < k; i++) {
-            md_buf_clear(&word);
-            md_copy_random_word(w, words, lex->n, r, &word);
+    for (int i = 0; i < k; i++) {
+        md_buf_clear(&word);
+        md_copy_random_word(w, (const char *const *)lex->words, lex->n, r, &word);
+        if (repeat)
             md_buf_printf(out, i ? " %s" : "%s", word.data);
-        }
-        size_t n = out->len - start;
-        md_buf_puts(out, "; ");
-        md_buf_reserve(out, n);
-        md_buf_put(out, out->data + start, n);
-    } else {
-        int k = md_range(r, 4, 12);
-        for (int i = 0; i < k; i++) {
-            if (i) md_buf_puts(out, "; ");
-            md_buf_clear(&word);
-            md_copy_random_word(w, words, lex->n, r, &word);
-            md_buf_printf(out, "%s -> %s", word.data, word.data);
-        }
+        else
+            md_buf_printf(out, i ? "; %s -> %s" : "%s -> %s", word.data, word.data);
     }
     md_buf_free(&word);
+    if (repeat) {
+        size_t n = out->len - start;
+        md_buf_puts(out, "; ");
+        md_buf_reserve(out, n);  // before taking the pointer: reserving may move the data
+        md_buf_put(out, out->data + start, n);
+    }
 }
 
 int md_copy_split_words(const md_world *w, int split, const char ***words, int *n) {
