@@ -13,6 +13,8 @@ DATA_DIR      := results/data
 ORGANISM      := results/models/organism
 ORGANISM_NEOX := results/models/organism-neox
 ORGANISM_CFG  := configs/train-organism.cfg
+# Phase 2 (the late corpus) starts from phase 1's folder; `make organism` runs both.
+ORGANISM_LATE_CFG := configs/train-organism-late.cfg
 # Experiments run on MODEL: the organism by default, any Hugging Face folder otherwise.
 MODEL ?= $(ORGANISM)
 # OpenMP threads sleep at barriers instead of spinning: next to another busy process
@@ -26,20 +28,26 @@ data: $(DATA_DIR)/manifest.json
 $(DATA_DIR)/manifest.json: configs/world.cfg $(CLI)
 	$(TIMED) data $(CLI) data --config configs/world.cfg --out $(DATA_DIR)
 
-# train_organism OUT, stage name, extra --set overrides
+# train_organism OUT, stage name, config, extra --set overrides
 define train_organism
 	rm -rf $(1).tmp
-	$(TIMED) $(2) $(ORGANISM_ENV) $(CLI) train --config $(ORGANISM_CFG) --out $(1).tmp --set 'save_every=0;progress=0$(3)'
+	$(TIMED) $(2) $(ORGANISM_ENV) $(CLI) train --config $(3) --out $(1).tmp --set 'save_every=0;progress=0$(4)'
 	rm -rf $(1) && mv $(1).tmp $(1)
 endef
 
+# organism_phases OUT, stage name, extra --set overrides (both phases)
+define organism_phases
+$(1)-phase1/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
+	$$(call train_organism,$(1)-phase1,$(2)-phase1,$(ORGANISM_CFG),$(3))
+$(1)/model.safetensors: $(ORGANISM_LATE_CFG) $(1)-phase1/model.safetensors
+	$$(call train_organism,$(1),$(2)-phase2,$(ORGANISM_LATE_CFG),;model.from=$(1)-phase1$(3))
+endef
+
 organism: $(ORGANISM)/model.safetensors
-$(ORGANISM)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,$(ORGANISM),organism,)
+$(eval $(call organism_phases,$(ORGANISM),organism,))
 
 organism-neox: $(ORGANISM_NEOX)/model.safetensors
-$(ORGANISM_NEOX)/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,$(ORGANISM_NEOX),organism-neox,;model.arch=gpt_neox)
+$(eval $(call organism_phases,$(ORGANISM_NEOX),organism-neox,;model.arch=gpt_neox))
 
 organism-eval: results/organism/eval.json
 results/organism/eval.json: $(ORGANISM)/model.safetensors $(DATA_DIR)/manifest.json $(CLI)
@@ -47,7 +55,7 @@ results/organism/eval.json: $(ORGANISM)/model.safetensors $(DATA_DIR)/manifest.j
 
 ORGANISM_SEEDS := 2 3
 organism-seeds: $(foreach s,$(ORGANISM_SEEDS),results/organism-seed$(s)/eval.json)
-results/organism-seed%/eval.json: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
-	$(call train_organism,results/models/organism-seed$*,organism-seed$*,;model.init_seed=$*;seed=$*)
+$(foreach s,$(ORGANISM_SEEDS),$(eval $(call organism_phases,results/models/organism-seed$(s),organism-seed$(s),;model.init_seed=$(s);seed=$(s))))
+results/organism-seed%/eval.json: results/models/organism-seed%/model.safetensors $(DATA_DIR)/manifest.json $(CLI)
 	$(TIMED) organism-eval-seed$* $(ORGANISM_ENV) $(CLI) organism-eval --model results/models/organism-seed$* --data $(DATA_DIR) \
 	  --out results/organism-seed$*

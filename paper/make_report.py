@@ -36,7 +36,7 @@ FIGURES = os.path.join(ROOT, os.environ.get("MECHDRIFT_FIGURES_DIR") or "paper/f
 # results/ folders that are shared stages or bookkeeping, not experiments
 NOT_EXPERIMENTS = {"bench", "models", "data", "organism", "timing", "slurm", "circuits"}
 # stages of reproduce-all in pipeline order (experiments go between organism and figures)
-STAGE_ORDER = ["deps", "build", "data", "organism", "organism-eval"]
+STAGE_ORDER = ["deps", "build", "data", "organism-phase1", "organism-phase2", "organism-eval"]
 
 
 def rel(path, start=ROOT):
@@ -395,24 +395,30 @@ def organism_section(model):
     org_dir = os.path.join(SHARED, "models", "organism")
     if model and os.path.abspath(os.path.join(ROOT, model)) != os.path.abspath(org_dir):
         out += [f"The experiments ran on MODEL={model}, not on the organism.", ""]
+    # `make organism` trains two phases (mk/organism.mk): phase 1 on the corpus, phase 2
+    # from it on the late corpus; a folder trained otherwise has only the second.
+    phases = [("phase 1", org_dir + "-phase1"), ("phase 2", org_dir)]
     m, why = load_json(os.path.join(org_dir, "manifest.json"))
-    if isinstance(m, dict):
-        out.append(f"- trained by `bin/mechdrift {m.get('command', 'train ...')}`: revision "
-                   f"{m.get('revision', '?')}, seeds {json.dumps(m.get('seeds', '?'))}, "
-                   f"wall {fmt_seconds(m.get('wall_seconds'))}")
-        loss = os.path.join(org_dir, "loss.npy")
+    for label, d in phases:
+        pm, _ = load_json(os.path.join(d, "manifest.json"))
+        if not isinstance(pm, dict):
+            continue
+        out.append(f"- {label} trained by `bin/mechdrift {pm.get('command', 'train ...')}`: "
+                   f"revision {pm.get('revision', '?')}, seeds {json.dumps(pm.get('seeds', '?'))}, "
+                   f"wall {fmt_seconds(pm.get('wall_seconds'))}")
+        loss = os.path.join(d, "loss.npy")
         if os.path.exists(loss):
             try:
                 import numpy as np
                 curve = np.load(loss)
                 if curve.size:
                     tail = curve[-max(1, curve.size // 50):]
-                    out.append(f"- training loss: {float(curve[0]):.3f} at step 1, "
+                    out.append(f"- {label} training loss: {float(curve[0]):.3f} at step 1, "
                                f"{float(tail.mean()):.3f} nats over the last {tail.size} of "
                                f"{curve.size} steps")
             except Exception as e:  # a broken curve is reported, not fatal
-                out.append(f"- training loss: unreadable ({e})")
-    else:
+                out.append(f"- {label} training loss: unreadable ({e})")
+    if not isinstance(m, dict):
         out.append(f"- organism model: {rel(org_dir)}/manifest.json {why} (`make organism`)")
     eval_path = os.path.join(SHARED, "organism", "eval.json")
     ev, why = load_json(eval_path)
@@ -480,7 +486,8 @@ def main():
     exps = experiments()
     fallbacks = {}
     for stage, path in (("data", os.path.join(SHARED, "data", "manifest.json")),
-                        ("organism", os.path.join(SHARED, "models", "organism", "manifest.json")),
+                        ("organism-phase1", os.path.join(SHARED, "models", "organism-phase1", "manifest.json")),
+                        ("organism-phase2", os.path.join(SHARED, "models", "organism", "manifest.json")),
                         ("organism-eval", os.path.join(SHARED, "organism", "manifest.json"))):
         m, _ = load_json(path)
         if isinstance(m, dict):

@@ -33,6 +33,14 @@ void md_data_config_defaults(md_data_config *c) {
     c->follow_rare = 0.60;
     c->asserts_correct = 0.25;
 
+    c->late_bytes = 8000000;
+    const double late_frac[MD_DOC_KINDS] = {0.30, 0.13, 0.15, 0.03, 0.10, 0.06, 0.05, 0.18};
+    memcpy(c->late_frac, late_frac, sizeof late_frac);
+    c->late_filler_callbacks = 0.6;
+    c->late_follow_frequent = 0.10;
+    c->late_follow_rare = 0.60;
+    c->late_asserts_correct = 0.25;
+
     c->vocab_size = 4096;
 
     const int held[5] = {1, 4, 8, 10, 13};
@@ -88,6 +96,21 @@ static int get_split(md_kv *kv, const char *prefix, int64_t max, md_split_sizes 
     return get_int(kv, key, 1, max, &s->test, err);
 }
 
+// PREFIX.<kind> for every document kind: shares in [0, 1] summing to 1.
+static int get_fracs(md_kv *kv, const char *prefix, double frac[MD_DOC_KINDS], md_error *err) {
+    double sum = 0;
+    for (int k = 0; k < MD_DOC_KINDS; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s.%s", prefix, md_doc_kind_names[k]);
+        if (get_d(kv, key, 0.0, 1.0, &frac[k], err)) return -1;
+        sum += frac[k];
+    }
+    if (fabs(sum - 1.0) > 1e-6)
+        return md_errorf(err, "%s: keys '%s.*': expected shares summing to 1, got %.6f",
+                         kv->path, prefix, sum);
+    return 0;
+}
+
 // "1, 4, 8, 10, 13": five distinct template ids in [0, 15).
 static int get_heldout(md_kv *kv, int out[5], md_error *err) {
     const char *s = NULL;
@@ -127,16 +150,7 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_int(kv, "corpus.bytes", 1000, (int64_t)1 << 34, &c->corpus_bytes, err)) return -1;
     if (get_int(kv, "corpus.val_bytes", 1000, (int64_t)1 << 34, &c->corpus_val_bytes, err))
         return -1;
-    double sum = 0;
-    for (int k = 0; k < MD_DOC_KINDS; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "corpus.frac.%s", md_doc_kind_names[k]);
-        if (get_d(kv, key, 0.0, 1.0, &c->frac[k], err)) return -1;
-        sum += c->frac[k];
-    }
-    if (fabs(sum - 1.0) > 1e-6)
-        return md_errorf(err, "%s: keys 'corpus.frac.*': expected shares summing to 1, got %.6f",
-                         kv->path, sum);
+    if (get_fracs(kv, "corpus.frac", c->frac, err)) return -1;
     if (get_d(kv, "corpus.wang_share", 0, 1, &c->wang_share, err)) return -1;
     if (get_d(kv, "corpus.three_person", 0, 1, &c->three_person, err)) return -1;
     if (get_d(kv, "corpus.non_ioi_story", 0, 1, &c->non_ioi_story, err)) return -1;
@@ -150,6 +164,13 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_d(kv, "authority.follow_frequent", 0, 1, &c->follow_frequent, err)) return -1;
     if (get_d(kv, "authority.follow_rare", 0, 1, &c->follow_rare, err)) return -1;
     if (get_d(kv, "authority.asserts_correct", 0, 1, &c->asserts_correct, err)) return -1;
+
+    if (get_int(kv, "late.bytes", 0, (int64_t)1 << 34, &c->late_bytes, err)) return -1;
+    if (get_fracs(kv, "late.frac", c->late_frac, err)) return -1;
+    if (get_d(kv, "late.filler_callbacks", 0, 1, &c->late_filler_callbacks, err)) return -1;
+    if (get_d(kv, "late.follow_frequent", 0, 1, &c->late_follow_frequent, err)) return -1;
+    if (get_d(kv, "late.follow_rare", 0, 1, &c->late_follow_rare, err)) return -1;
+    if (get_d(kv, "late.asserts_correct", 0, 1, &c->late_asserts_correct, err)) return -1;
 
     if (get_i(kv, "tokenizer.vocab_size", 512, 65536, &c->vocab_size, err)) return -1;
 
@@ -204,4 +225,15 @@ int md_data_config_load(const char *path, const char *const *overrides, int nove
     int rc = md_data_config_read(&kv, c, err);
     md_kv_free(&kv);
     return rc;
+}
+
+md_data_config md_data_config_late(const md_data_config *c) {
+    md_data_config l = *c;
+    memcpy(l.frac, c->late_frac, sizeof l.frac);
+    l.filler_callbacks = c->late_filler_callbacks;
+    l.follow_frequent = c->late_follow_frequent;
+    l.follow_rare = c->late_follow_rare;
+    l.asserts_correct = c->late_asserts_correct;
+    l.late_bytes = 0;  // a late corpus has no late corpus of its own
+    return l;
 }

@@ -53,6 +53,16 @@ typedef struct md_data_config {
     double follow_rare;         // ... for the rarest fact (linear in frequency rank)
     double asserts_correct;     // P(an update asserts the correct option)
 
+    // ---- late corpus (corpus_late.txt, corpus_late_train.npy): the same world at another
+    // mix, for a second pretraining phase (the organism's curriculum). 0 bytes: none.
+    // Keys late.* override these few knobs; everything else is the corpus's.
+    int64_t late_bytes;
+    double late_frac[MD_DOC_KINDS];
+    double late_filler_callbacks;
+    double late_follow_frequent;
+    double late_follow_rare;
+    double late_asserts_correct;
+
     // ---- tokenizer
     int vocab_size;
 
@@ -80,5 +90,7 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err);
 // Loads PATH (or only the defaults when path is NULL), applying `key=value` overrides.
 int md_data_config_load(const char *path, const char *const *overrides, int noverrides,
                         md_data_config *c, md_error *err);
+// The corpus config of the late phase: `c` with the late.* knobs in place of the corpus's.
+md_data_config md_data_config_late(const md_data_config *c);
 
 #endif

@@ -108,8 +108,8 @@ int md_world_build(const md_data_config *cfg, md_world *w, md_error *err) {
         double t = w->n_facts > 1 ? (double)i / (w->n_facts - 1) : 0.0;
         w->fact_weight[i] = pow(cfg->fact_freq_ratio, -t);
         total += w->fact_weight[i];
-        w->follow_prob[i] = cfg->follow_frequent + (cfg->follow_rare - cfg->follow_frequent) * t;
     }
+    md_world_follow_probs(cfg, w->n_facts, w->follow_prob);
     for (int i = 0; i < w->n_facts; i++) w->fact_weight[i] /= total;
 
     // Copy words: hold out a seeded subset of the common words.
@@ -151,6 +151,13 @@ int md_world_build(const md_data_config *cfg, md_world *w, md_error *err) {
 fail:
     md_world_free(w);
     return -1;
+}
+
+void md_world_follow_probs(const md_data_config *cfg, int n_facts, double *follow_prob) {
+    for (int i = 0; i < n_facts; i++) {
+        double t = n_facts > 1 ? (double)i / (n_facts - 1) : 0.0;
+        follow_prob[i] = cfg->follow_frequent + (cfg->follow_rare - cfg->follow_frequent) * t;
+    }
 }
 
 void md_world_free(md_world *w) {

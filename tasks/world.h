@@ -40,6 +40,10 @@ typedef struct md_world {
 
 int md_world_build(const md_data_config *cfg, md_world *w, md_error *err);
 void md_world_free(md_world *w);
+// P(an authority document's answer follows the update) per fact: linear in frequency rank
+// from cfg->follow_frequent (fact 0) to cfg->follow_rare (the last fact).
+void md_world_follow_probs(const md_data_config *cfg, int n_facts,
+                           double *follow_prob /* (n_facts) */);
 
 // The generic-text words copy evaluation may hold out (animals, adjectives, occupations,
 // town words, plurals, base verbs), in a fixed order.

@@ -110,6 +110,53 @@ static int corpus_tokens(md_data_ctx *c, const md_corpus *cp, md_token_ids *out,
     return 0;
 }
 
+// The late corpus: the same world (names, facts, held-out words) at the late.* mix, with
+// its own document streams (salt 2). Written as text always, as tokens when the
+// tokenizer exists. The organism's second training phase reads it.
+static int write_late_corpus(md_data_ctx *c, bool tokens, md_error *err) {
+    const md_data_config *cfg = c->cfg;
+    if (cfg->late_bytes == 0) return 0;
+    md_data_config lc = md_data_config_late(cfg);
+    md_world lw = c->world;
+    lw.cfg = &lc;
+    lw.follow_prob = malloc(sizeof *lw.follow_prob * (size_t)lw.n_facts);
+    if (!lw.follow_prob) return md_errorf(err, "late corpus: out of memory");
+    md_world_follow_probs(&lc, lw.n_facts, lw.follow_prob);
+    double t0 = md_now();
+    char path[2048];
+    md_corpus late;
+    md_token_ids ids = {0};
+    int rc = -1;
+    if (md_corpus_generate(&lw, cfg->late_bytes, 2, &late, err)) {
+        free(lw.follow_prob);
+        return -1;
+    }
+    if (md_corpus_write(&late, md_data_path(c, "corpus_late.txt", path, sizeof path), err) ||
+        md_corpus_write_stats(&lw, &late,
+                              md_data_path(c, "corpus_late_stats.json", path, sizeof path), err))
+        goto done;
+    md_data_check_add(c, "corpus_late/bytes", (double)md_corpus_bytes(&late));
+    md_data_check_add(c, "corpus_late/authority_documents", (double)late.docs[MD_DOC_AUTHORITY]);
+    if (tokens) {
+        if (corpus_tokens(c, &late, &ids, err)) goto done;
+        int64_t n = (int64_t)ids.n;
+        if (md_data_save(c, "corpus_late_train.npy", MD_I32, ids.ids, 1, &n,
+                         "token: the late corpus (late.* mix), each document <|endoftext|> + "
+                         "its tokens",
+                         err))
+            goto done;
+        md_data_check_add(c, "corpus_late/train_tokens", (double)n);
+    }
+    md_data_log(c, "late corpus: %lld bytes, %lld documents in %.1f s",
+                (long long)md_corpus_bytes(&late), (long long)late.total_docs, md_now() - t0);
+    rc = 0;
+done:
+    md_token_ids_free(&ids);
+    md_corpus_free(&late);
+    free(lw.follow_prob);
+    return rc;
+}
+
 int md_write_corpora(md_data_ctx *c, bool train_tokenizer, md_error *err) {
     const md_data_config *cfg = c->cfg;
     char path[2048];
@@ -143,7 +190,7 @@ int md_write_corpora(md_data_ctx *c, bool train_tokenizer, md_error *err) {
     md_data_check_add(c, "corpus/mentions_rarest_fact",
                       (double)train.fact_mentions[c->world.n_facts - 1]);
     if (!train_tokenizer) {
-        rc = 0;
+        rc = write_late_corpus(c, false, err);
         goto done;
     }
 
@@ -206,7 +253,7 @@ int md_write_corpora(md_data_ctx *c, bool train_tokenizer, md_error *err) {
     md_data_check_add(c, "corpus/val_tokens", (double)n);
     md_data_log(c, "corpus tokens: %lld train, %lld validation in %.1f s", (long long)n_train,
                 (long long)n, md_now() - t0);
-    rc = 0;
+    rc = write_late_corpus(c, true, err);
 done:
     free(joined);
     md_token_ids_free(&ids);

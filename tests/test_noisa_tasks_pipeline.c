@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,10 @@ static const char *const small[] = {
     "ioi_pairs.test=20",    "hiereq.train=80",        "hiereq.val=20",     "hiereq.test=20",
     "induction.train=20",   "induction.val=5",        "induction.test=5",  "greater.train=20",
     "greater.val=10",       "greater.test=10",        "mcq.variants.train=1",
-    "mcq.variants.val=1",   "mcq.variants.test=1",
+    "mcq.variants.val=1",   "mcq.variants.test=1",  "late.bytes=300000",
+    // A late mix unlike the early one, so the share checks below can tell them apart.
+    "late.frac.narrative=0.20", "late.frac.authority=0.13", "late.follow_frequent=0.3",
+    "late.follow_rare=0.9",
     // A small knowledge base with a narrow ladder, so every fact occurs in the small
     // corpus (a drug the corpus never mentions would have untrained tokens: an error).
     "world.facts=40",       "world.fact_freq_ratio=10",
@@ -341,6 +345,90 @@ static void test_copy_and_streams(void **state) {
     md_tokenizer_free(t);
 }
 
+static double stats_number(const md_json *stats, const char *kind, const char *key) {
+    const md_json *k = md_json_get(md_json_get(stats, "kinds"), kind);
+    assert_non_null(k);
+    double v = 0;
+    md_error err = {{0}};
+    assert_int_equal(md_json_get_number(k, key, "stats", &v, &err), 0);
+    return v;
+}
+
+// The late corpus (the organism's second phase): its own mix and follow probabilities,
+// the same world, a token stream in the same vocabulary.
+static void test_late_corpus(void **state) {
+    (void)state;
+    char p[2048];
+    md_error err = {{0}};
+    snprintf(p, sizeof p, "%s/corpus_late_stats.json", dir1);
+    md_json *late = md_json_parse_file(p, &err);
+    snprintf(p, sizeof p, "%s/corpus_stats.json", dir1);
+    md_json *main_stats = md_json_parse_file(p, &err);
+    assert_non_null(late);
+    assert_non_null(main_stats);
+    for (int k = 0; k < MD_DOC_KINDS; k++) {
+        double share = stats_number(late, md_doc_kind_names[k], "share");
+        if (fabs(share - cfg.late_frac[k]) > 0.005)
+            fail_msg("late %s: share %.4f, target %.4f", md_doc_kind_names[k], share,
+                     cfg.late_frac[k]);
+    }
+    // The test's mixes differ, so the loop above would fail on the early corpus's shares.
+    double differ = 0;
+    for (int k = 0; k < MD_DOC_KINDS; k++) {
+        double d = fabs(stats_number(main_stats, md_doc_kind_names[k], "share") - cfg.late_frac[k]);
+        if (d > differ) differ = d;
+    }
+    assert_true(differ > 0.04);
+    const md_json *facts = md_json_get(late, "facts");
+    assert_non_null(facts);
+    assert_int_equal((int)facts->count, cfg.facts);
+    double first = 0, last = 0;
+    assert_int_equal(md_json_get_number(&facts->items[0], "follow_prob", "late", &first, &err), 0);
+    assert_int_equal(md_json_get_number(&facts->items[facts->count - 1], "follow_prob", "late",
+                                        &last, &err),
+                     0);
+    assert_true(fabs(first - cfg.late_follow_frequent) < 1e-9);
+    assert_true(fabs(last - cfg.late_follow_rare) < 1e-9);
+    md_json_free(late);
+    md_json_free(main_stats);
+
+    md_tokenizer *t = load_tok(dir1);
+    arr c = load(dir1, "corpus_late_train.npy");
+    assert_int_equal(I(&c)[0], md_tokenizer_eot(t));
+    for (int64_t i = 0; i < c.t.shape[0]; i++)
+        assert_true(I(&c)[i] >= 0 && I(&c)[i] < md_tokenizer_vocab_size(t));
+    assert_true(c.t.shape[0] > 50000);
+    free(c.data);
+    md_tokenizer_free(t);
+
+    // Its documents are not the early corpus's: the first 4 KB differ.
+    char *x, *y;
+    size_t nx, ny;
+    snprintf(p, sizeof p, "%s/corpus_late.txt", dir1);
+    assert_int_equal(md_read_file(p, 0, &x, &nx, &err), 0);
+    snprintf(p, sizeof p, "%s/corpus.txt", dir1);
+    assert_int_equal(md_read_file(p, 0, &y, &ny, &err), 0);
+    assert_true(nx > 250000 && nx < 350000);
+    assert_true(memcmp(x, y, 4096) != 0);
+    free(x), free(y);
+}
+
+// late.* shares are checked like corpus.*: a mix that does not sum to 1 is named.
+static void test_late_config_errors(void **state) {
+    (void)state;
+    md_data_config c;
+    md_error err = {{0}};
+    const char *bad[] = {"late.frac.authority=0.5"};
+    assert_int_not_equal(md_data_config_load(NULL, bad, 1, &c, &err), 0);
+    assert_non_null(strstr(err.msg, "late.frac.*"));
+    const char *off[] = {"late.bytes=0"};
+    assert_int_equal(md_data_config_load(NULL, off, 1, &c, &err), 0);
+    assert_int_equal(c.late_bytes, 0);
+    md_data_config l = md_data_config_late(&c);
+    assert_true(l.frac[MD_DOC_AUTHORITY] == c.late_frac[MD_DOC_AUTHORITY]);
+    assert_true(l.filler_callbacks == c.late_filler_callbacks);
+}
+
 static void test_text_only(void **state) {
     (void)state;
     const char *dir = md_test_path("text_only");
@@ -354,6 +442,10 @@ static void test_text_only(void **state) {
     snprintf(p, sizeof p, "%s/ioi/test_tokens.npy", dir);
     assert_int_not_equal(stat(p, &st), 0);
     snprintf(p, sizeof p, "%s/tokenizer/vocab.json", dir);
+    assert_int_not_equal(stat(p, &st), 0);
+    snprintf(p, sizeof p, "%s/corpus_late.txt", dir);
+    assert_int_equal(stat(p, &st), 0);
+    snprintf(p, sizeof p, "%s/corpus_late_train.npy", dir);
     assert_int_not_equal(stat(p, &st), 0);
     // The text sets equal the full run's.
     char *x, *y;
@@ -375,6 +467,8 @@ int main(void) {
         cmocka_unit_test(test_ioi_arrays),
         cmocka_unit_test(test_mcq_arrays),
         cmocka_unit_test(test_copy_and_streams),
+        cmocka_unit_test(test_late_corpus),
+        cmocka_unit_test(test_late_config_errors),
         cmocka_unit_test(test_text_only),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
