@@ -33,13 +33,13 @@ void md_data_config_defaults(md_data_config *c) {
     c->follow_rare = 0.60;
     c->asserts_correct = 0.25;
 
+    // The late corpus defaults to the early mix with more callbacks.
     c->late_bytes = 8000000;
-    const double late_frac[MD_DOC_KINDS] = {0.30, 0.13, 0.15, 0.03, 0.10, 0.06, 0.05, 0.18};
-    memcpy(c->late_frac, late_frac, sizeof late_frac);
+    memcpy(c->late_frac, c->frac, sizeof c->late_frac);
     c->late_filler_callbacks = 0.6;
-    c->late_follow_frequent = 0.10;
-    c->late_follow_rare = 0.60;
-    c->late_asserts_correct = 0.25;
+    c->late_follow_frequent = c->follow_frequent;
+    c->late_follow_rare = c->follow_rare;
+    c->late_asserts_correct = c->asserts_correct;
 
     c->vocab_size = 4096;
 
