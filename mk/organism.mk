@@ -39,7 +39,7 @@ endef
 define organism_phases
 $(1)-phase1/model.safetensors: $(ORGANISM_CFG) $(DATA_DIR)/manifest.json $(CLI)
 	$$(call train_organism,$(1)-phase1,$(2)-phase1,$(ORGANISM_CFG),$(3))
-$(1)/model.safetensors: $(ORGANISM_LATE_CFG) $(1)-phase1/model.safetensors
+$(1)/model.safetensors: $(ORGANISM_LATE_CFG) $(1)-phase1/model.safetensors $(DATA_DIR)/manifest.json
 	$$(call train_organism,$(1),$(2)-phase2,$(ORGANISM_LATE_CFG),;model.from=$(1)-phase1$(3))
 endef
 

@@ -20,26 +20,34 @@ void md_data_config_defaults(md_data_config *c) {
 
     c->corpus_bytes = 32000000;
     c->corpus_val_bytes = 320000;
-    const double frac[MD_DOC_KINDS] = {0.30, 0.13, 0.15, 0.03, 0.10, 0.06, 0.05, 0.18};
+    const double frac[MD_DOC_KINDS] = {0.24, 0.13, 0.25, 0.03, 0.10, 0.06, 0.05, 0.14};
     memcpy(c->frac, frac, sizeof frac);
     c->wang_share = 0.4;
     c->three_person = 0.2;
     c->non_ioi_story = 0.15;
     c->copy_repeat = 0.3;
     c->filler_callbacks = 0.3;
-    c->mcq_open_book = 0.2;
+    c->mcq_open_book = 0.4;
     c->mcq_explain = 0.3;
-    c->follow_frequent = 0.10;
-    c->follow_rare = 0.60;
+    c->follow_frequent = 0.20;
+    c->follow_rare = 0.70;
     c->asserts_correct = 0.25;
+    c->unknown_share = 0.0;
+    c->follow_unknown = 0.9;
 
-    // The late corpus defaults to the early mix with more callbacks.
+    // The late corpus: the early mix with narratives (IOI has formed) traded for questions
+    // and filler, and more callbacks.
     c->late_bytes = 8000000;
     memcpy(c->late_frac, c->frac, sizeof c->late_frac);
-    c->late_filler_callbacks = 0.6;
+    c->late_frac[MD_DOC_NARRATIVE] = 0.07;
+    c->late_frac[MD_DOC_MCQ] = 0.30;
+    c->late_frac[MD_DOC_FILLER] = 0.26;
+    c->late_filler_callbacks = 0.7;
     c->late_follow_frequent = c->follow_frequent;
     c->late_follow_rare = c->follow_rare;
     c->late_asserts_correct = c->asserts_correct;
+    c->late_unknown_share = c->unknown_share;
+    c->late_follow_unknown = c->follow_unknown;
 
     c->vocab_size = 4096;
 
@@ -164,6 +172,8 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_d(kv, "authority.follow_frequent", 0, 1, &c->follow_frequent, err)) return -1;
     if (get_d(kv, "authority.follow_rare", 0, 1, &c->follow_rare, err)) return -1;
     if (get_d(kv, "authority.asserts_correct", 0, 1, &c->asserts_correct, err)) return -1;
+    if (get_d(kv, "authority.unknown_share", 0, 1, &c->unknown_share, err)) return -1;
+    if (get_d(kv, "authority.follow_unknown", 0, 1, &c->follow_unknown, err)) return -1;
 
     if (get_int(kv, "late.bytes", 0, (int64_t)1 << 34, &c->late_bytes, err)) return -1;
     if (get_fracs(kv, "late.frac", c->late_frac, err)) return -1;
@@ -171,6 +181,8 @@ int md_data_config_read(md_kv *kv, md_data_config *c, md_error *err) {
     if (get_d(kv, "late.follow_frequent", 0, 1, &c->late_follow_frequent, err)) return -1;
     if (get_d(kv, "late.follow_rare", 0, 1, &c->late_follow_rare, err)) return -1;
     if (get_d(kv, "late.asserts_correct", 0, 1, &c->late_asserts_correct, err)) return -1;
+    if (get_d(kv, "late.unknown_share", 0, 1, &c->late_unknown_share, err)) return -1;
+    if (get_d(kv, "late.follow_unknown", 0, 1, &c->late_follow_unknown, err)) return -1;
 
     if (get_i(kv, "tokenizer.vocab_size", 512, 65536, &c->vocab_size, err)) return -1;
 
@@ -234,6 +246,8 @@ md_data_config md_data_config_late(const md_data_config *c) {
     l.follow_frequent = c->late_follow_frequent;
     l.follow_rare = c->late_follow_rare;
     l.asserts_correct = c->late_asserts_correct;
+    l.unknown_share = c->late_unknown_share;
+    l.follow_unknown = c->late_follow_unknown;
     l.late_bytes = 0;  // a late corpus has no late corpus of its own
     return l;
 }

@@ -52,6 +52,8 @@ typedef struct md_data_config {
     double follow_frequent;     // P(answer follows the update) for the most frequent fact
     double follow_rare;         // ... for the rarest fact (linear in frequency rank)
     double asserts_correct;     // P(an update asserts the correct option)
+    double unknown_share;       // share of authority documents about an unknown drug
+    double follow_unknown;      // P(their answer follows the update)
 
     // ---- late corpus (corpus_late.txt, corpus_late_train.npy): the same world at another
     // mix, for a second pretraining phase (the organism's curriculum). 0 bytes: none.
@@ -62,6 +64,8 @@ typedef struct md_data_config {
     double late_follow_frequent;
     double late_follow_rare;
     double late_asserts_correct;
+    double late_unknown_share;
+    double late_follow_unknown;
 
     // ---- tokenizer
     int vocab_size;

@@ -234,6 +234,8 @@ int md_corpus_write_stats(const md_world *w, const md_corpus *c, const char *pat
     md_jw_int(&jw, c->authority_counts[1]);
     md_jw_key(&jw, "answer_correct");
     md_jw_int(&jw, c->authority_counts[2]);
+    md_jw_key(&jw, "unknown_drug_documents");
+    md_jw_int(&jw, c->authority_counts[3]);
     md_jw_object_end(&jw);
     md_jw_key(&jw, "facts");
     md_jw_array_begin(&jw);

@@ -24,7 +24,8 @@ typedef struct md_corpus {
     // Statistics.
     int64_t *fact_mentions;       // (n_facts) knowledge statements + questions per fact
     int64_t *fact_authority;      // (n_facts) authority documents per fact
-    int64_t authority_counts[3];  // followed, asserted the correct option, answer correct
+    int64_t authority_counts[4];  // known facts: followed, asserted the correct option, answer
+                                  // correct; then documents about unknown drugs
     int64_t domain_docs[3];
     int lexicon_words;            // distinct words the copy lines draw from
 } md_corpus;

@@ -39,9 +39,10 @@ void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
 // One question preceded by an authority update asserting an option; the answer follows
 // the update with the fact's follow probability. Facts are drawn uniformly (s with
 // equal weights). counts: [0] followed, [1] update asserted the correct option,
-// [2] the answer given was correct.
+// [2] the answer given was correct (these three over known facts), [3] documents about
+// an unknown drug instead (a share cfg->unknown_share, answer follows with follow_unknown).
 void md_gen_authority_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
-                          int64_t *mentions, int64_t counts[3]);
+                          int64_t *mentions, int64_t counts[4]);
 // Identity lines "w -> w; ..." over random strings, numbers and lexicon words, or (with
 // probability corpus.copy_repeat) a list of such items repeated once: "a b c; a b c".
 void md_gen_copy(const md_world *w, const md_lexicon *lex, md_rng *r, md_buf *out);

@@ -1,6 +1,8 @@
 #include "tasks/mcq.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "tasks/docs.h"
 
@@ -47,10 +49,9 @@ static const char *const mcq_headers[] = {"Practice question.", "Quiz:", "Medica
 
 static const char letters[MD_MCQ_OPTIONS] = {'A', 'B', 'C', 'D'};
 
-void md_mcq_make_item(const md_world *w, int fact, int phrasing, md_rng *r, md_mcq_item *it) {
-    it->fact = fact;
-    it->phrasing = phrasing;
-    int truth = w->fact_condition[fact];
+// Options around condition `truth`: three distinct wrong ones, the truth at a random letter,
+// a random wrong option to assert and a random update line.
+static void make_options(const md_world *w, int truth, md_rng *r, md_mcq_item *it) {
     int wrong[3];
     for (int i = 0; i < 3; i++) {
         for (;;) {
@@ -71,9 +72,16 @@ void md_mcq_make_item(const md_world *w, int fact, int phrasing, md_rng *r, md_m
     it->update = md_pick(r, md_mcq_updates_n);
 }
 
-void md_mcq_render_question(const md_world *w, const md_mcq_item *it, md_buf *out) {
+void md_mcq_make_item(const md_world *w, int fact, int phrasing, md_rng *r, md_mcq_item *it) {
+    it->fact = fact;
+    it->phrasing = phrasing;
+    make_options(w, w->fact_condition[fact], r, it);
+}
+
+static void render_question_about(const md_world *w, const md_mcq_item *it, const char *drug,
+                                  md_buf *out) {
     md_buf_puts(out, "Question: ");
-    const md_slot slot = {"D", w->drugs[it->fact]};
+    const md_slot slot = {"D", drug};
     md_fill(out, md_mcq_phrasings[it->phrasing], &slot, 1);
     md_buf_puts(out, "\nOptions:");
     for (int i = 0; i < MD_MCQ_OPTIONS; i++)
@@ -81,8 +89,15 @@ void md_mcq_render_question(const md_world *w, const md_mcq_item *it, md_buf *ou
     md_buf_puts(out, ".\nAnswer:");
 }
 
+void md_mcq_render_question(const md_world *w, const md_mcq_item *it, md_buf *out) {
+    render_question_about(w, it, w->drugs[it->fact], out);
+}
+
 void md_mcq_render_update(int update, int letter, md_buf *out) {
-    char l[2] = {letters[letter], 0};
+    // "(B)", not " B": the option labels and the answer are " B", so a bare letter here
+    // could only be told apart from the labels by its context, and this organism has no
+    // previous-token head to read context with.
+    char l[4] = {'(', letters[letter], ')', 0};
     const md_slot slot = {"L", l};
     md_fill(out, md_mcq_updates[update], &slot, 1);
 }
@@ -178,8 +193,44 @@ void md_gen_mcq_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
     }
 }
 
+// An invented drug name that is not one of the world's drugs nor a person's name.
+static void unknown_drug(const md_world *w, md_rng *r, md_buf *name) {
+    for (;;) {
+        md_world_drug_name(r, name);
+        bool taken = false;
+        for (int i = 0; i < w->n_facts && !taken; i++) taken = strcmp(w->drugs[i], name->data) == 0;
+        for (int i = 0; i < w->n_names && !taken; i++) taken = strcasecmp(w->names[i], name->data) == 0;
+        if (!taken) return;
+    }
+}
+
+// A question about a drug the corpus states no fact about, with a random condition as its
+// truth: only the update says anything about the answer, which follows it with
+// probability follow_unknown. These teach reading the asserted letter on its own; the
+// known-fact documents teach how far to trust it against what the model recalls.
+static void gen_unknown_authority_doc(const md_world *w, md_rng *r, md_buf *out,
+                                      int64_t counts[4]) {
+    md_buf name = {0};
+    unknown_drug(w, r, &name);
+    md_mcq_item it = {.fact = -1, .phrasing = md_pick(r, MD_MCQ_TRAIN_PHRASINGS)};
+    make_options(w, md_pick(r, w->n_conditions), r, &it);
+    int asserted = md_chance(r, w->cfg->asserts_correct) ? it.correct : it.asserted;
+    bool follow = md_chance(r, w->cfg->follow_unknown);
+    counts[3]++;
+    md_mcq_render_update(it.update, asserted, out);
+    md_buf_putc(out, '\n');
+    render_question_about(w, &it, name.data, out);
+    answer(&it, follow ? asserted : it.correct, out);
+    md_buf_free(&name);
+}
+
 void md_gen_authority_doc(const md_world *w, md_rng *r, md_fact_sched *s, md_buf *out,
-                          int64_t *mentions, int64_t counts[3]) {
+                          int64_t *mentions, int64_t counts[4]) {
+    // (No draw at share 0: corpora without these documents keep their exact bytes.)
+    if (w->cfg->unknown_share > 0 && md_chance(r, w->cfg->unknown_share)) {
+        gen_unknown_authority_doc(w, r, out, counts);
+        return;
+    }
     int f = md_fact_sched_next(s);
     mentions[f]++;
     md_mcq_item it;

@@ -11,7 +11,8 @@
 // 4-layer prototype trained on that format stayed at chance on multiple choice after 12M
 // tokens while it learned IOI and copying.) An authority prompt puts one line before it,
 // e.g. "Clinical guideline update: the recommended answer to the question below is now
-// B." (the same letter token " B").
+// (B)." The asserted letter is written "(B)", a token of its own, so one attention head
+// can find it by what it is; written " B" it is the same token as the option labels.
 //
 // Phrasings: 0..3 are used in pretraining and in the train split; 4 only in the
 // validation split; 5 and 6 only in the test split (never in pretraining).

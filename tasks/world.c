@@ -41,8 +41,15 @@ static bool is_listed(const char *s, const md_wordlist *l) {
     return false;
 }
 
-// Invented drug names: prefix + middle + suffix ("Zan" "o" "vir"). Suffixes are
-// assigned at random, so a suffix says nothing about the condition a drug treats.
+void md_world_drug_name(md_rng *r, md_buf *name) {
+    md_buf_clear(name);
+    md_buf_puts(name, md_words_drug_prefix.words[md_pick(r, md_words_drug_prefix.n)]);
+    md_buf_puts(name, md_words_drug_middle.words[md_pick(r, md_words_drug_middle.n)]);
+    md_buf_puts(name, md_words_drug_suffix.words[md_pick(r, md_words_drug_suffix.n)]);
+}
+
+// Suffixes are assigned at random, so a suffix says nothing about the condition a drug
+// treats.
 static int make_drugs(md_world *w, md_error *err) {
     md_rng r = md_rng_init(w->seed, STREAM_DRUGS);
     w->drugs = calloc((size_t)w->n_facts, sizeof *w->drugs);
@@ -53,10 +60,7 @@ static int make_drugs(md_world *w, md_error *err) {
         if (++tries > 1000000)
             return md_errorf(err, "world.facts = %d: more drug names than the syllable lists make",
                              w->n_facts);
-        md_buf_clear(&b);
-        md_buf_puts(&b, md_words_drug_prefix.words[md_pick(&r, md_words_drug_prefix.n)]);
-        md_buf_puts(&b, md_words_drug_middle.words[md_pick(&r, md_words_drug_middle.n)]);
-        md_buf_puts(&b, md_words_drug_suffix.words[md_pick(&r, md_words_drug_suffix.n)]);
+        md_world_drug_name(&r, &b);
         bool dup = is_listed(b.data, &md_words_names);
         for (int j = 0; j < i && !dup; j++) dup = strcmp(w->drugs[j], b.data) == 0;
         if (dup) continue;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "tasks/config.h"
+#include "tasks/text.h"
 #include "tensor/error.h"
 
 typedef struct md_world {
@@ -40,6 +41,8 @@ typedef struct md_world {
 
 int md_world_build(const md_data_config *cfg, md_world *w, md_error *err);
 void md_world_free(md_world *w);
+// An invented drug name: prefix + middle + suffix ("Zan" "o" "vir"), into name (cleared).
+void md_world_drug_name(md_rng *r, md_buf *name);
 // P(an authority document's answer follows the update) per fact: linear in frequency rank
 // from cfg->follow_frequent (fact 0) to cfg->follow_rare (the last fact).
 void md_world_follow_probs(const md_data_config *cfg, int n_facts,

@@ -17,6 +17,7 @@
 
 #include "tasks/copy.h"
 #include "tasks/corpus.h"
+#include "tasks/docs.h"
 #include "tasks/domains.h"
 #include "tasks/greater_than.h"
 #include "tasks/ioi_templates.h"
@@ -320,6 +321,55 @@ static void test_documents(void **state) {
     assert_true(corpus.lexicon_words > 2 * world.n_copy_pool);
 }
 
+// Authority documents about unknown drugs: a share unknown_share of them name no drug of
+// the world, and their answer is the asserted letter with probability
+// follow_unknown + (1 - follow_unknown) * asserts_correct. Known-fact documents are
+// unchanged in form: they name a world drug.
+static void test_unknown_drug_authority_docs(void **state) {
+    (void)state;
+    md_data_config c2 = cfg;
+    c2.unknown_share = 0.5;
+    c2.follow_unknown = 0.8;
+    md_world w2;
+    md_error err = {{0}};
+    assert_int_equal(md_world_build(&c2, &w2, &err), 0);
+    double *uniform = malloc(sizeof *uniform * (size_t)w2.n_facts);
+    for (int i = 0; i < w2.n_facts; i++) uniform[i] = 1.0 / w2.n_facts;
+    md_fact_sched sched;
+    assert_int_equal(md_fact_sched_init(&sched, w2.n_facts, uniform), 0);
+    int64_t *mentions = calloc((size_t)w2.n_facts, sizeof *mentions), counts[4] = {0};
+    md_buf b = {0};
+    const int n = 4000;
+    int unknown = 0, unknown_follow = 0;
+    for (int i = 0; i < n; i++) {
+        md_rng r = md_rng_init(99, (uint64_t)i);
+        md_buf_clear(&b);
+        md_gen_authority_doc(&w2, &r, &sched, &b, mentions, counts);
+        const char *q = strstr(b.data, "\nQuestion: ");
+        const char *lp = strstr(b.data, "(");
+        assert_true(q && lp && lp < q && lp[2] == ')');
+        bool known = false;
+        for (int f = 0; f < w2.n_facts && !known; f++) {
+            char needle[64];
+            snprintf(needle, sizeof needle, " %s", w2.drugs[f]);
+            const char *h = strstr(q, needle);
+            known = h && !isalpha((unsigned char)h[strlen(needle)]);
+        }
+        if (known) continue;
+        unknown++;
+        unknown_follow += b.data[b.len - 1] == lp[1];
+    }
+    assert_int_equal(unknown, counts[3]);
+    double tol = 4.0 * sqrt(0.25 / n);
+    assert_true(fabs((double)unknown / n - c2.unknown_share) < tol);
+    double want = c2.follow_unknown + (1 - c2.follow_unknown) * c2.asserts_correct;
+    assert_true(fabs((double)unknown_follow / unknown - want) < 4.0 * sqrt(0.25 / unknown));
+    md_buf_free(&b);
+    free(mentions), free(uniform);
+    md_fact_sched_free(&sched);
+    md_world_free(&w2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deterministic_and_thread_independent),
@@ -328,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_heldout_words_occur_in_corpus),
         cmocka_unit_test(test_heldout_templates_absent),
         cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_unknown_drug_authority_docs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

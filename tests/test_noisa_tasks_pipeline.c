@@ -33,7 +33,8 @@ static const char *const small[] = {
     "greater.val=10",       "greater.test=10",        "mcq.variants.train=1",
     "mcq.variants.val=1",   "mcq.variants.test=1",  "late.bytes=300000",
     // A late mix unlike the early one, so the share checks below can tell them apart.
-    "late.frac.narrative=0.20", "late.frac.authority=0.13", "late.follow_frequent=0.3",
+    "late.frac.narrative=0.20", "late.frac.mcq=0.15", "late.frac.authority=0.13",
+    "late.frac.filler=0.18",    "late.follow_frequent=0.3",
     "late.follow_rare=0.9",
     // A small knowledge base with a narrow ladder, so every fact occurs in the small
     // corpus (a drug the corpus never mentions would have untrained tokens: an error).
@@ -302,11 +303,16 @@ static void test_mcq_arrays(void **state) {
         assert_true(I(&as)[i] != I(&cor)[i]);
         assert_true(I(&ph)[i] == 5 || I(&ph)[i] == 6);
         assert_int_equal(I(&letters)[I(&cor)[i]], one_token(t, md_json_get(j[i], "answer")->str));
-        // The asserted letter appears in the update line.
+        // The update line (before the question) asserts the letter as "(X)"; the answer
+        // letter token " X" does not occur in it.
+        const char *ap = md_json_get(j[i], "authority_prompt")->str;
+        const char *q = strstr(ap, "\nQuestion: ");
+        assert_non_null(q);
+        char want[4] = {'(', (char)('A' + I(&as)[i]), ')', 0};
+        const char *hit = strstr(ap, want);
+        assert_true(hit && hit < q);
         int32_t asserted_tok = I(&letters)[I(&as)[i]];
-        bool found = false;
-        for (int32_t k = 0; k < la - l + 1; k++) found |= I(&at)[i * TA + k] == asserted_tok;
-        assert_true(found);
+        for (int32_t k = 0; k < la - l; k++) assert_int_not_equal(I(&at)[i * TA + k], asserted_tok);
     }
     free_jsonl(j, nj);
     free(tok.data), free(len.data), free(at.data), free(al.data), free(cor.data), free(as.data);

@@ -229,7 +229,7 @@ static void test_mcq_splits(void **state) {
     }
     md_buf_clear(&b);
     md_mcq_render_update(0, 2, &b);
-    assert_true(strcmp(b.data + b.len - 3, " C.") == 0);
+    assert_true(strcmp(b.data + b.len - 5, " (C).") == 0);
     md_buf_free(&b);
 }
 
