@@ -32,7 +32,8 @@ extern const char *const md_knowledge_statements[];  // slots [D] drug, [C] cond
 extern const int md_knowledge_statements_n;
 
 typedef struct md_mcq_item {
-    int fact;                     // world fact id (= frequency rank)
+    int fact;                     // world fact id (= frequency rank); -1 in corpus documents
+                                  // about a drug the world lacks (never in the splits)
     int phrasing;                 // 0..MD_MCQ_PHRASINGS-1
     int options[MD_MCQ_OPTIONS];  // condition ids shown as A..D
     int correct;                  // 0..3
