@@ -51,6 +51,43 @@ static void test_config_defaults_and_errors(void **state) {
     assert_int_equal(c.ioi_heldout[4], 9);
 }
 
+// configs/world.cfg is what `make data` runs and what users read and edit: it must state
+// the built-in defaults, or a recipe change made in one place silently forks the other.
+static void test_world_cfg_states_the_defaults(void **state) {
+    (void)state;
+    md_data_config d, f;
+    md_error err = {{0}};
+    load(&d, NULL);
+    int rc = md_data_config_load("configs/world.cfg", NULL, 0, &f, &err);
+    if (rc) fail_msg("%s", err.msg);
+#define SAME(field) \
+    if (d.field != f.field) fail_msg("configs/world.cfg: %s differs from the built-in default", #field)
+    SAME(seed); SAME(names); SAME(facts); SAME(fact_freq_ratio); SAME(copy_heldout);
+    SAME(corpus_bytes); SAME(corpus_val_bytes); SAME(wang_share); SAME(three_person);
+    SAME(non_ioi_story); SAME(filler_callbacks); SAME(copy_repeat); SAME(mcq_open_book);
+    SAME(mcq_explain); SAME(follow_frequent); SAME(follow_rare); SAME(asserts_correct);
+    SAME(unknown_share); SAME(follow_unknown); SAME(late_bytes); SAME(late_filler_callbacks);
+    SAME(late_follow_frequent); SAME(late_follow_rare); SAME(late_asserts_correct);
+    SAME(late_unknown_share); SAME(late_follow_unknown); SAME(vocab_size);
+    SAME(copy_demos); SAME(unrelated_tokens); SAME(ioi_pairs_flip); SAME(induction_len);
+    for (int k = 0; k < MD_DOC_KINDS; k++) {
+        SAME(frac[k]);
+        SAME(late_frac[k]);
+    }
+    for (int k = 0; k < 5; k++) SAME(ioi_heldout[k]);
+    for (int k = 0; k < 3; k++) SAME(mcq_variants[k]);
+    const md_split_sizes *ds[] = {&d.ioi, &d.copy, &d.domain, &d.unrelated, &d.ioi_pairs,
+                                  &d.hiereq, &d.induction, &d.greater};
+    const md_split_sizes *fs[] = {&f.ioi, &f.copy, &f.domain, &f.unrelated, &f.ioi_pairs,
+                                  &f.hiereq, &f.induction, &f.greater};
+    const char *names[] = {"ioi", "copy", "domain", "unrelated", "ioi_pairs", "hiereq", "induction",
+                           "greater"};
+    for (int k = 0; k < 8; k++)
+        if (ds[k]->train != fs[k]->train || ds[k]->val != fs[k]->val || ds[k]->test != fs[k]->test)
+            fail_msg("configs/world.cfg: %s.train/val/test differ from the built-in defaults", names[k]);
+#undef SAME
+}
+
 static void test_world_deterministic_per_seed(void **state) {
     (void)state;
     md_data_config c1, c2, c3;
@@ -168,6 +205,7 @@ static void test_domain_vocab_disjoint(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults_and_errors),
+        cmocka_unit_test(test_world_cfg_states_the_defaults),
         cmocka_unit_test(test_world_deterministic_per_seed),
         cmocka_unit_test(test_names_and_drugs_distinct),
         cmocka_unit_test(test_frequency_ladder),
