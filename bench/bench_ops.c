@@ -175,6 +175,14 @@ static void gelue_naive_fwd(void *p) {
     pw_ctx *c = p;
     for (int64_t i = 0; i < c->n; i++) c->y[i] = 0.5f * c->x[i] * (1.0f + erff(c->x[i] * 0.70710678f));
 }
+static void gelue_fused_bwd(void *p) { pw_ctx *c = p; md_gelu_exact_backward(c->dx, c->x, c->dy, c->n); }
+static void gelue_naive_bwd(void *p) {
+    pw_ctx *c = p;
+    for (int64_t i = 0; i < c->n; i++) {
+        float x = c->x[i], cdf = 0.5f * (1.0f + erff(x * 0.70710678f));
+        c->dx[i] += c->dy[i] * (cdf + x * 0.39894228f * expf(-0.5f * x * x));
+    }
+}
 static void softmax_fused(void *p) { pw_ctx *c = p; md_softmax_forward(c->y, c->x, c->rows, c->cols); }
 static void softmax_naive(void *p) {  // three passes, float
     pw_ctx *c = p;
@@ -194,6 +202,7 @@ static void bench_pointwise(void) {
     bench_pair("gelu_tanh_fwd n=3.1M", gelu_fused_fwd, gelu_naive_fwd, &c, 15, 5, 8.0 * c.n, "GB/s");
     bench_pair("gelu_tanh_bwd n=3.1M", gelu_fused_bwd, gelu_naive_bwd, &c, 15, 5, 16.0 * c.n, "GB/s");
     bench_pair("gelu_exact_fwd n=3.1M", gelue_fused_fwd, gelue_naive_fwd, &c, 15, 5, 8.0 * c.n, "GB/s");
+    bench_pair("gelu_exact_bwd n=3.1M", gelue_fused_bwd, gelue_naive_bwd, &c, 15, 5, 16.0 * c.n, "GB/s");
     c.rows = 4 * 12 * 256;  // attention-pattern-sized rows
     c.cols = 256;
     bench_pair("softmax_fwd 12288x256", softmax_fused, softmax_naive, &c, 15, 5, 8.0 * c.rows * c.cols, "GB/s");

@@ -368,6 +368,8 @@ typedef struct md_train_job {
     int n_layer, n_head, d_model, d_mlp, n_ctx, vocab_size;
     uint64_t init_seed;
     bool wpe_sinusoid;           // model.wpe_init = sinusoid (GPT-2): md_model_init_wpe_sinusoid
+    int tie_embeddings;          // model.tie_embeddings: -1 the architecture's own (GPT-2
+                                 // tied, Pythia untied), 0 untied, 1 tied
     const char *data;            // "PATH[:RATIO],..."
     const char *out_dir;
     const char *resume;          // NULL, "auto" (newest checkpoint in out_dir, if any) or a folder

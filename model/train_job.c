@@ -17,6 +17,7 @@ void md_train_job_default(md_train_job *j) {
     j->arch = MD_ARCH_GPT2;
     j->n_layer = 4, j->n_head = 4, j->d_model = 256, j->n_ctx = 256;
     j->init_seed = 1;
+    j->tie_embeddings = -1;
     md_train_options_default(&j->opt);
 }
 
@@ -40,12 +41,14 @@ int md_train_job_from_kv(md_kv *kv, md_train_job *j, md_error *err) {
     int64_t seed = (int64_t)o->seed, init_seed = (int64_t)j->init_seed;
     int64_t progress = o->progress, keep = o->keep_checkpoints;
     const char *wpe_init = j->wpe_sinusoid ? "sinusoid" : "normal";
+    const char *tie = j->tie_embeddings < 0 ? "auto" : j->tie_embeddings ? "true" : "false";
     if (kv_str(kv, "model.arch", &arch, err) || kv_int(kv, "model.n_layer", &j->n_layer, err) ||
         kv_int(kv, "model.n_head", &j->n_head, err) || kv_int(kv, "model.d_model", &j->d_model, err) ||
         kv_int(kv, "model.d_mlp", &j->d_mlp, err) || kv_int(kv, "model.n_ctx", &j->n_ctx, err) ||
         kv_int(kv, "model.vocab_size", &j->vocab_size, err) ||
         kv_i64(kv, "model.init_seed", &init_seed, err) ||
         kv_str(kv, "model.wpe_init", &wpe_init, err) ||
+        kv_str(kv, "model.tie_embeddings", &tie, err) ||
         kv_str(kv, "model.from", &j->model_dir, err) ||
         kv_str(kv, "model.tokenizer", &j->tokenizer_dir, err) ||
         kv_str(kv, "data", &j->data, err) || kv_str(kv, "out", &j->out_dir, err) ||
@@ -74,6 +77,9 @@ int md_train_job_from_kv(md_kv *kv, md_train_job *j, md_error *err) {
     else return md_errorf(err, "%s: key 'model.arch': expected gpt2 or gpt_neox, got '%s'", kv->path, arch);
     if (!strcmp(wpe_init, "normal") || !strcmp(wpe_init, "sinusoid")) j->wpe_sinusoid = wpe_init[0] == 's';
     else return md_errorf(err, "%s: key 'model.wpe_init': expected normal or sinusoid, got '%s'", kv->path, wpe_init);
+    if (!strcmp(tie, "auto")) j->tie_embeddings = -1;
+    else if (!strcmp(tie, "true") || !strcmp(tie, "false")) j->tie_embeddings = tie[0] == 't';
+    else return md_errorf(err, "%s: key 'model.tie_embeddings': expected auto, true or false, got '%s'", kv->path, tie);
     if (md_decay_parse(decay, &o->sched.decay, err)) return md_error_prefix(err, "%s: ", kv->path);
     if (seed < 0 || init_seed < 0) return md_errorf(err, "%s: seeds must be >= 0", kv->path);
     o->seed = (uint64_t)seed;
@@ -100,7 +106,7 @@ static int build_model(const md_train_job *j, md_tokenizer *tok, md_model *m, md
     c.ln_eps = 1e-5;
     bool neox = c.arch == MD_ARCH_NEOX;
     c.act = neox ? MD_ACT_GELU_EXACT : MD_ACT_GELU_TANH;
-    c.tie_word_embeddings = !neox;
+    c.tie_word_embeddings = j->tie_embeddings < 0 ? !neox : j->tie_embeddings == 1;
     c.parallel_residual = neox;
     c.rotary_pct = neox ? 0.25 : 0.0;
     c.rotary_dims = neox ? (int)(c.d_head * 0.25) / 2 * 2 : 0;

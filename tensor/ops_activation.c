@@ -69,20 +69,42 @@ void md_gelu_tanh_backward(float *dinp, const float *inp, const float *dout, int
 }
 
 void md_gelu_exact_forward(float *out, const float *inp, int64_t n) {
-    // out (n) = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+    // out (n) = x * Phi(x) = 0.5 x erfc(-x / sqrt 2)
+#if defined(__x86_64__)
+    if (use_avx2()) {
+        const int64_t nb = (n + SIMD_BLOCK - 1) / SIMD_BLOCK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t lo = b * SIMD_BLOCK, m = n - lo < SIMD_BLOCK ? n - lo : SIMD_BLOCK;
+            md_vm_gelu_exact_fwd_avx2(out + lo, inp + lo, m);
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+        out[i] = 0.5f * x * erfcf(-x * INV_SQRT2);  // 1 + erf(x) would cancel for x << 0
     }
 }
 
 void md_gelu_exact_backward(float *dinp, const float *inp, const float *dout, int64_t n) {
     // dinp (n) += dout * (Phi(x) + x phi(x))
+#if defined(__x86_64__)
+    if (use_avx2()) {
+        const int64_t nb = (n + SIMD_BLOCK - 1) / SIMD_BLOCK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t lo = b * SIMD_BLOCK, m = n - lo < SIMD_BLOCK ? n - lo : SIMD_BLOCK;
+            md_vm_gelu_exact_bwd_avx2(dinp + lo, inp + lo, dout + lo, m);
+        }
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static) if (n > PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {
         float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
+        float cdf = 0.5f * erfcf(-x * INV_SQRT2);
         float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
         dinp[i] += dout[i] * (cdf + x * pdf);
     }

@@ -19,6 +19,9 @@ void md_vm_exp_axpy_avx2(float *dx, const float *x, int64_t n, float shift, floa
 // dinp += dout * gelu'(x).
 void md_vm_gelu_tanh_fwd_avx2(float *out, const float *x, int64_t n);
 void md_vm_gelu_tanh_bwd_avx2(float *dinp, const float *x, const float *dout, int64_t n);
+// GELU, exact (erf) form: out = x Phi(x), and dinp += dout * (Phi(x) + x phi(x)).
+void md_vm_gelu_exact_fwd_avx2(float *out, const float *x, int64_t n);
+void md_vm_gelu_exact_bwd_avx2(float *dinp, const float *x, const float *dout, int64_t n);
 #endif
 
 #endif

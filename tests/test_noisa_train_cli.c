@@ -1,8 +1,8 @@
 // `mechdrift train` / `finetune` as a user runs them: a run killed with SIGKILL after a
 // checkpoint and resumed with --resume auto writes the same model bytes as an
 // uninterrupted run; a head-only fine-tune leaves every other tensor's bytes unchanged;
-// bad options (an unknown key, a bad head, a bad lr, an unknown wpe_init) are errors
-// that name them.
+// model.tie_embeddings ties or unties a fresh model's head; bad options (an unknown key,
+// a bad head, a bad lr, an unknown wpe_init or tie_embeddings) are errors that name them.
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,6 +106,32 @@ static void test_head_finetune_changes_only_that_head(void **state) {
     md_safetensors_close(&b);
 }
 
+// model.tie_embeddings: a fresh Pythia has its own unembedding (embed_out) unless the
+// config ties it to the embedding, as organism-neox does; the folder says which.
+static void test_tie_embeddings_knob(void **state) {
+    const char *names[2] = {"neox_untied", "neox_tied"};
+    for (int tie = 0; tie < 2; tie++) {
+        assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --data %s --out %s "
+                            "--set 'steps=2;save_every=0;model.arch=gpt_neox;model.tie_embeddings=%s' 2>/dev/null",
+                            md_test_cli(), md_test_path("s.npy"), md_test_path(names[tie]),
+                            tie ? "true" : "auto"), 0);
+        char path[1024], *cfg;
+        size_t n;
+        md_error err = {{0}};
+        snprintf(path, sizeof path, "%s/config.json", md_test_path(names[tie]));
+        assert_int_equal(md_read_file(path, 0, &cfg, &n, &err), 0);
+        const char *want = tie ? "\"tie_word_embeddings\": true" : "\"tie_word_embeddings\": false";
+        if (!strstr(cfg, want)) fail_msg("%s: no %s in %s", names[tie], want, cfg);
+        free(cfg);
+        md_safetensors st;
+        snprintf(path, sizeof path, "%s/model.safetensors", md_test_path(names[tie]));
+        assert_int_equal(md_safetensors_open(path, &st, &err), 0);
+        assert_true((md_safetensors_find(&st, "embed_out.weight") != NULL) == !tie);
+        assert_non_null(md_safetensors_find(&st, "gpt_neox.embed_in.weight"));
+        md_safetensors_close(&st);
+    }
+}
+
 static void test_errors_name_the_problem(void **state) {
     char out[4096];
     snprintf(out, sizeof out, "%s", md_test_path("err.txt"));
@@ -126,6 +152,11 @@ static void test_errors_name_the_problem(void **state) {
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
     if (!strstr(msg, "model.wpe_init") || !strstr(msg, "sine")) fail_msg("stderr: %s", msg);
     free(msg);
+    assert_int_equal(md_test_sh(NULL, "%s train --config configs/train-tiny.cfg --set 'model.tie_embeddings=yes' 2>%s",
+                        md_test_cli(), out), 2);
+    assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
+    if (!strstr(msg, "model.tie_embeddings") || !strstr(msg, "yes")) fail_msg("stderr: %s", msg);
+    free(msg);
     assert_int_equal(md_test_sh(NULL, "%s finetune --model %s --data %s --out %s --lr fast 2>%s", md_test_cli(),
                         md_test_path("base"), md_test_path("qa.jsonl"), md_test_path("x"), out), 2);
     assert_int_equal(md_read_file(out, 0, &msg, &n, &err), 0);
@@ -137,6 +168,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_and_resume_gives_the_same_bytes),
         cmocka_unit_test(test_head_finetune_changes_only_that_head),
+        cmocka_unit_test(test_tie_embeddings_knob),
         cmocka_unit_test(test_errors_name_the_problem),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -58,6 +58,31 @@ static void test_gelu(void **state) {
     }
 }
 
+// The exact GELU's left tail keeps its relative accuracy on every ISA path: written as
+// 0.5 x (1 + erf(x / sqrt 2)) it cancels to nothing (or to noise) below x = -5.
+static void test_gelu_exact_left_tail(void **state) {
+    (void)state;
+    const md_isa orig = md_isa_active(), best = md_isa_best();
+    enum { N = 64 };
+    float x[N], y[N], g[N];
+    for (int i = 0; i < N; i++) x[i] = -3.0f - 8.0f * (float)i / (N - 1);  // [-11, -3]
+    for (int isa = 0; isa <= (int)best; isa++) {
+        assert_int_equal(md_isa_force((md_isa)isa, NULL), 0);
+        memset(g, 0, sizeof g);
+        float ones[N];
+        for (int i = 0; i < N; i++) ones[i] = 1.0f;
+        md_gelu_exact_forward(y, x, N);
+        md_gelu_exact_backward(g, x, ones, N);
+        for (int i = 0; i < N; i++) {
+            double X = x[i], cdf = 0.5 * erfc(-X / sqrt(2.0));
+            double want_y = X * cdf, want_g = cdf + X * exp(-0.5 * X * X) / sqrt(2 * M_PI);
+            assert_true(fabs(y[i] - want_y) <= 1e-4 * fabs(want_y));
+            assert_true(fabs(g[i] - want_g) <= 1e-4 * fabs(want_g));
+        }
+    }
+    assert_int_equal(md_isa_force(orig, NULL), 0);
+}
+
 static void test_softmax(void **state) {
     (void)state;
     const int64_t shapes[3][2] = {{5, 37}, {1, 1}, {3, 130}};
@@ -111,7 +136,7 @@ static void test_activation_deterministic(void **state) {
     free(x); free(r);
 }
 
-// Every SIMD path against the portable loops (vectorised exp/tanh: a few float ulps).
+// Every SIMD path against the portable loops (vectorised exp/tanh/erfc: a few float ulps).
 static void test_activation_isa_paths(void **state) {
     (void)state;
     const md_isa orig = md_isa_active(), best = md_isa_best();
@@ -119,13 +144,15 @@ static void test_activation_isa_paths(void **state) {
     float *x = md_gc_rand(n, 1), *r = md_gc_rand(n, 2);
     for (int64_t i = 0; i < n; i++) x[i] *= 12.0f;  // both tails of tanh and exp
     x[0] = 0.0f; x[1] = -100.0f; x[2] = 100.0f; x[3] = 1e-8f;
-    float *res[MD_ISA_COUNT][3];
+    float *res[MD_ISA_COUNT][5];
     for (int isa = 0; isa <= (int)best; isa++) {
         assert_int_equal(md_isa_force((md_isa)isa, NULL), 0);
-        for (int k = 0; k < 3; k++) res[isa][k] = md_gc_zeros(n);
+        for (int k = 0; k < 5; k++) res[isa][k] = md_gc_zeros(n);
         md_gelu_tanh_forward(res[isa][0], x, n);
         md_gelu_tanh_backward(res[isa][1], x, r, n);
         md_softmax_forward(res[isa][2], x, n / C, C);
+        md_gelu_exact_forward(res[isa][3], x, n);
+        md_gelu_exact_backward(res[isa][4], x, r, n);
     }
     assert_int_equal(md_isa_force(orig, NULL), 0);
     for (int isa = 1; isa <= (int)best; isa++) {
@@ -134,15 +161,19 @@ static void test_activation_isa_paths(void **state) {
         // both paths, so their absolute difference is of that size
         assert_true(md_test_max_rel_err(res[isa][1], res[0][1], n) <= 4e-6);
         assert_true(md_test_max_rel_err(res[isa][2], res[0][2], n / C * C) <= 1e-6);
+        // exact GELU: erfc through a fitted polynomial (tools/fit_erfcx.py) against libm erff
+        assert_true(md_test_max_rel_err(res[isa][3], res[0][3], n) <= 1e-6);
+        assert_true(md_test_max_rel_err(res[isa][4], res[0][4], n) <= 1e-6);
     }
     for (int isa = 0; isa <= (int)best; isa++)
-        for (int k = 0; k < 3; k++) free(res[isa][k]);
+        for (int k = 0; k < 5; k++) free(res[isa][k]);
     free(x); free(r);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_gelu_exact_left_tail),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_activation_deterministic),
         cmocka_unit_test(test_activation_isa_paths),
